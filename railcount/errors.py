@@ -1,0 +1,79 @@
+"""The one exception hierarchy of railcount.
+
+Every bad input a user can give ends in one of these exceptions, with a
+message that says what was wrong and what to do about it. The command-line
+interface prints the message on one line and exits non-zero.
+
+Where a builtin fits, the class inherits it too, so that callers may catch
+either (``except OSError`` catches :class:`TileReadError`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RailcountError",
+    "TileReadError",
+    "TileNotFoundError",
+    "UnsupportedRasterError",
+    "GeoreferenceError",
+    "AOIError",
+    "NoDataError",
+    "GSDError",
+    "ResolutionTooCoarseError",
+    "OutputError",
+    "FetchError",
+    "ClaimError",
+    "ManifestError",
+]
+
+
+class RailcountError(Exception):
+    """Root of every error railcount raises on purpose."""
+
+
+class TileReadError(RailcountError, OSError):
+    """A raster could not be read: corrupt, truncated, not a raster, or unreachable."""
+
+
+class TileNotFoundError(TileReadError, FileNotFoundError):
+    """A raster path does not exist."""
+
+
+class UnsupportedRasterError(RailcountError, ValueError):
+    """A raster can be read but railcount cannot use it (e.g. band count, dtype)."""
+
+
+class GeoreferenceError(RailcountError, ValueError):
+    """A raster has no georeference and no ground sample distance was given."""
+
+
+class AOIError(RailcountError, ValueError):
+    """An area of interest is malformed or does not overlap the raster."""
+
+
+class NoDataError(RailcountError, ValueError):
+    """The requested pixels are all nodata."""
+
+
+class GSDError(RailcountError, ValueError):
+    """A ground sample distance is zero, negative, or absurd."""
+
+
+class ResolutionTooCoarseError(GSDError):
+    """The imagery is too coarse for railcars to be counted."""
+
+
+class OutputError(RailcountError, OSError):
+    """An output file could not be written."""
+
+
+class FetchError(RailcountError, OSError):
+    """Imagery could not be fetched from a remote server."""
+
+
+class ClaimError(RailcountError, ValueError):
+    """A claim file is malformed."""
+
+
+class ManifestError(RailcountError, ValueError):
+    """A batch manifest is malformed."""

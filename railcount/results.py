@@ -1,0 +1,211 @@
+"""Small immutable result types of a scan, and their GeoJSON and table forms.
+
+A :class:`Detection` is one railcar; a :class:`ScanResult` is everything a scan
+of one raster found. Both are frozen; turn them into RFC 7946 GeoJSON with
+:meth:`ScanResult.to_geojson` or into a dict of columns (ready for
+``pandas.DataFrame``) with :meth:`ScanResult.to_table`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .types import CountMode, DateSource
+
+__all__ = ["Detection", "ScanResult"]
+
+Corners = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected railcar.
+
+    Attributes
+    ----------
+    row, col : float
+        Centre in pixel coordinates of the scanned raster (row, col).
+    length_m, width_m : float
+        Size of the car's outline in metres.
+    angle_deg : float
+        Orientation of the car's long axis in degrees, counter-clockwise from
+        the image's column axis (east on a north-up raster), in ``[-90, 90)``.
+    score : float
+        Confidence in ``[0, 1]`` that this is a railcar.
+    track_id : int
+        Index of the track the car stands on (``-1`` if unknown).
+    corners_px : tuple of (row, col)
+        The rotated rectangle, four corners in pixel coordinates.
+    corners_lonlat : tuple of (lon, lat), or None
+        The same corners in WGS84 degrees; ``None`` for rasters without a
+        georeference.
+    kind : str
+        ``"car"`` for a counted railcar, ``"occupied"`` for a stretch of
+        occupied track in estimate mode (then ``cars`` says how many cars the
+        stretch is estimated to hold).
+    cars : float
+        Number of cars this feature stands for (1 for a detected car).
+    """
+
+    row: float
+    col: float
+    length_m: float
+    width_m: float
+    angle_deg: float
+    score: float
+    track_id: int = -1
+    corners_px: Corners = ()
+    corners_lonlat: Corners | None = None
+    kind: str = "car"
+    cars: float = 1.0
+
+    def properties(self) -> dict[str, Any]:
+        """Return the GeoJSON/table properties of this detection."""
+        return {
+            "kind": self.kind,
+            "length_m": round(self.length_m, 2),
+            "width_m": round(self.width_m, 2),
+            "angle_deg": round(self.angle_deg, 1),
+            "score": round(self.score, 3),
+            "track_id": self.track_id,
+            "cars": round(self.cars, 2),
+            "row": round(self.row, 1),
+            "col": round(self.col, 1),
+        }
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything one scan of one raster found.
+
+    Attributes
+    ----------
+    source : str
+        Path or URL of the raster.
+    count : int
+        Best estimate of the number of railcars.
+    count_low, count_high : int
+        The interval around ``count`` at ``confidence``, from the detector's
+        measured error rates at this GSD and mode.
+    confidence : float
+        Coverage of the interval, e.g. 0.9.
+    mode : {"individual", "estimate"}
+        Individual cars detected, or an estimate from occupied track length.
+    gsd : float
+        Ground sample distance in metres.
+    date : datetime.date or None
+        Acquisition date, when known.
+    date_source : {"tag", "filename", "caller", "unknown"}
+        Where the date came from.
+    crs : str or None
+        CRS of the raster (``"EPSG:32652"`` or WKT), ``None`` without georeference.
+    bounds_lonlat : (west, south, east, north) or None
+        Extent of the scanned pixels in WGS84 degrees.
+    shape : (rows, cols)
+        Size of the scanned raster in pixels.
+    detections : tuple of Detection
+        Every detection, in a deterministic order.
+    simulated : bool
+        True when the raster is a simulated scene (from its tags or name).
+    elapsed_s : float
+        Wall time the scan took.
+    n_tracks : int
+        Number of track centrelines searched.
+    """
+
+    source: str
+    count: int
+    count_low: int
+    count_high: int
+    mode: CountMode
+    gsd: float
+    confidence: float = 0.9
+    date: _dt.date | None = None
+    date_source: DateSource = "unknown"
+    crs: str | None = None
+    bounds_lonlat: tuple[float, float, float, float] | None = None
+    shape: tuple[int, int] = (0, 0)
+    detections: tuple[Detection, ...] = field(default=(), repr=False)
+    simulated: bool = False
+    elapsed_s: float = 0.0
+    n_tracks: int = 0
+
+    @property
+    def interval(self) -> tuple[int, int]:
+        """The count's interval ``(low, high)``."""
+        return (self.count_low, self.count_high)
+
+    def summary(self) -> dict[str, Any]:
+        """Return a JSON-ready summary (no per-car features)."""
+        return {
+            "source": self.source,
+            "simulated": self.simulated,
+            "count": self.count,
+            "count_low": self.count_low,
+            "count_high": self.count_high,
+            "confidence": self.confidence,
+            "mode": self.mode,
+            "gsd_m": round(self.gsd, 4),
+            "date": self.date.isoformat() if self.date else None,
+            "date_source": self.date_source,
+            "crs": self.crs,
+            "bounds_lonlat": list(self.bounds_lonlat) if self.bounds_lonlat else None,
+            "shape": list(self.shape),
+            "n_detections": len(self.detections),
+            "n_tracks": self.n_tracks,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def to_geojson(self) -> dict[str, Any]:
+        """Return an RFC 7946 FeatureCollection, one Polygon Feature per detection.
+
+        Coordinates are WGS84 lon/lat. Rasters without a georeference have no
+        lon/lat: their features carry ``geometry: null`` and pixel corners in
+        the ``corners_px`` property.
+
+        Returns
+        -------
+        dict
+            A GeoJSON FeatureCollection; the scan summary is under the
+            foreign member ``"railcount"``.
+        """
+        features = []
+        for d in self.detections:
+            props = d.properties()
+            props["simulated"] = self.simulated
+            if d.corners_lonlat:
+                ring = [[round(x, 8), round(y, 8)] for x, y in d.corners_lonlat]
+                ring = _ccw(ring)
+                ring.append(ring[0])
+                geometry: dict[str, Any] | None = {"type": "Polygon", "coordinates": [ring]}
+            else:
+                geometry = None
+                props["corners_px"] = [[round(r, 2), round(c, 2)] for r, c in d.corners_px]
+            features.append({"type": "Feature", "geometry": geometry, "properties": props})
+        return {"type": "FeatureCollection", "features": features, "railcount": self.summary()}
+
+    def to_table(self) -> dict[str, list[Any]]:
+        """Return the detections as a dict of columns (ready for ``pandas.DataFrame``)."""
+        keys = list(Detection(0, 0, 0, 0, 0, 0).properties())
+        table: dict[str, list[Any]] = {k: [] for k in keys}
+        table["lon"], table["lat"] = [], []
+        for d in self.detections:
+            for k, v in d.properties().items():
+                table[k].append(v)
+            if d.corners_lonlat:
+                table["lon"].append(sum(p[0] for p in d.corners_lonlat) / len(d.corners_lonlat))
+                table["lat"].append(sum(p[1] for p in d.corners_lonlat) / len(d.corners_lonlat))
+            else:
+                table["lon"].append(None)
+                table["lat"].append(None)
+        return table
+
+
+def _ccw(ring: list[list[float]]) -> list[list[float]]:
+    """Orient an open ring counter-clockwise, as RFC 7946 asks of exterior rings."""
+    area = 0.0
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1]):
+        area += x0 * y1 - x1 * y0
+    return ring if area >= 0 else ring[::-1]
