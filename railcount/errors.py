@@ -22,8 +22,10 @@ __all__ = [
     "ResolutionTooCoarseError",
     "OutputError",
     "FetchError",
+    "FetchRequestError",
     "ClaimError",
     "ManifestError",
+    "InputError",
 ]
 
 
@@ -71,9 +73,23 @@ class FetchError(RailcountError, OSError):
     """Imagery could not be fetched from a remote server."""
 
 
+class FetchRequestError(RailcountError, ValueError):
+    """A fetch request is invalid before any download: unknown provider, bad URL
+    template or API address, zoom or date range out of range, or an area that
+    needs more tiles or pixels than allowed."""
+
+
 class ClaimError(RailcountError, ValueError):
     """A claim file is malformed."""
 
 
 class ManifestError(RailcountError, ValueError):
     """A batch manifest is malformed."""
+
+
+class InputError(RailcountError, ValueError):
+    """A value or small input file the user gave is malformed.
+
+    E.g. a date that is not ``YYYY-MM-DD``, a window size, or a GeoJSON file
+    that is missing or cannot be parsed.
+    """

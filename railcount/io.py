@@ -1,22 +1,1192 @@
 """The I/O layer: the only part of railcount that touches files and URLs.
 
-(Being built: the raster loader lands here.)
+The raster loader reads a tile, or the window of an area of interest, into a
+small immutable :class:`Raster` (pixels, validity mask, transform, CRS, GSD in
+metres, acquisition date, provenance). Everything downstream works on that
+object and never sees a path.
+
+- Sources: GeoTIFF / Cloud-Optimized GeoTIFF from a local path or an
+  ``http(s)://`` URL (read through GDAL's ``/vsicurl/``: only the bytes of
+  the requested window travel), plain PNG/JPEG pictures with an explicit GSD,
+  and stacks of single-band files (e.g. Landsat B4/B3/B2).
+- Areas of interest (:func:`parse_aoi`): a lon/lat box or a GeoJSON polygon,
+  placed on the raster whatever its CRS; only its window is read.
+- Rasters larger than memory: :func:`iter_windows` yields overlapping windows
+  one at a time.
+- Metadata without pixels: :func:`raster_info`.
+
+Every failure is one of :mod:`railcount.errors` with a one-line message that
+says what to do.
+
+Examples
+--------
+>>> from railcount.io import read_raster                      # doctest: +SKIP
+>>> r = read_raster("yard.tif", aoi=(7.585, 47.527, 7.590, 47.530))  # doctest: +SKIP
+>>> r.shape, r.gsd, r.crs_string, r.date                      # doctest: +SKIP
+((412, 337), 0.255, 'EPSG:2056', None)
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
-from pathlib import Path
+import datetime as _dt
 import json
-from typing import Any, Iterator, Mapping
+import logging
+import math
+import os
+import re
+import tempfile
+import urllib.parse
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence, Union
 
 import numpy as np
+import rasterio
+import rasterio.errors
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import ColorInterp
+from rasterio.windows import Window
 
-from .errors import OutputError
+from . import geo
+from .errors import (
+    AOIError,
+    GeoreferenceError,
+    GSDError,
+    InputError,
+    NoDataError,
+    OutputError,
+    TileNotFoundError,
+    TileReadError,
+    UnsupportedRasterError,
+)
+from .priors import counting_mode
+from .types import BBox, DateSource
 
-__all__ = ["atomic_output", "write_json", "write_geotiff"]
+__all__ = [
+    "Raster",
+    "read_raster",
+    "raster_info",
+    "iter_windows",
+    "count_windows",
+    "parse_aoi",
+    "read_geojson",
+    "date_from_tags",
+    "date_from_name",
+    "SUPPORTED_DTYPES",
+    "atomic_output",
+    "write_json",
+    "write_geotiff",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A raster source: a local path or a URL (``http(s)://``, ``s3://``, ``/vsi...``).
+SourceLike = Union[str, "os.PathLike[str]"]
+#: What the loader accepts: one source, or single-band sources to stack.
+Sources = Union[SourceLike, Sequence[SourceLike]]
+#: An area of interest: a lon/lat box or a GeoJSON dict.
+AOI = Union[BBox, Mapping[str, Any]]
+
+#: Pixel types the loader reads (as stored; no conversion).
+SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "float32", "float64")
+
+#: Tags that may hold the acquisition date, most specific first (compared
+#: case-insensitively). TIFFTAG_DATETIME is the file's own time stamp, so an
+#: explicit acquisition tag wins over it.
+DATE_TAGS = (
+    "ACQUISITION_DATE",
+    "ACQUISITIONDATETIME",
+    "ACQUISITION_DATETIME",
+    "DATE_ACQUIRED",
+    "DATETIME",
+    "EXIF_DATETIMEORIGINAL",
+    "TIFFTAG_DATETIME",
+    "EXIF_DATETIME",
+)
+
+#: GDAL options for remote reads, used unless set in the environment or an
+#: enclosing ``rasterio.Env``.
+HTTP_DEFAULTS = {
+    "GDAL_HTTP_TIMEOUT": "30",
+    "GDAL_HTTP_CONNECTTIMEOUT": "10",
+    "GDAL_HTTP_MAX_RETRY": "2",
+    "GDAL_HTTP_RETRY_DELAY": "1",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+}
+
+_TRUE = {"1", "true", "yes", "y", "on"}
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_TAG_DATE_RE = re.compile(r"^\s*(\d{4})[-:/.]?(\d{2})[-:/.]?(\d{2})(?!\d)")
+_NAME_DATE_RE = re.compile(r"(?<!\d)(\d{4})(-?)(\d{2})\2(\d{2})(?!\d)")
+_GEOJSON_TYPES = {
+    "FeatureCollection", "Feature", "GeometryCollection", "Point", "MultiPoint",
+    "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+}
+
+
+# --------------------------------------------------------------------------- Raster
+
+
+@dataclass(frozen=True, eq=False)
+class Raster:
+    """Pixels of one raster (or one window of it) with everything needed to use them.
+
+    Attributes
+    ----------
+    pixels : ndarray, shape (bands, rows, cols)
+        Pixel values as stored (uint8, uint16, int16, float32 or float64);
+        1 band (grey) or 3 (R, G, B). Read-only.
+    mask : ndarray of bool, shape (rows, cols)
+        True where the pixel is valid (not nodata, not NaN, alpha > 0, inside a
+        polygon AOI). Read-only.
+    transform : affine.Affine or None
+        Pixel-to-map transform of *these* pixels (window-adjusted); ``None``
+        without a georeference.
+    crs : rasterio.crs.CRS or None
+        Coordinate reference system; ``None`` without a georeference.
+    gsd : float
+        Ground sample distance in metres per pixel.
+    date : datetime.date or None
+        Acquisition date, when known.
+    date_source : {"tag", "filename", "caller", "unknown"}
+        Where the date came from.
+    source : str
+        Path or URL as given (for a stack: the first file).
+    tags : mapping of str to str
+        The dataset's tags (a copy).
+    simulated : bool
+        True if the tag ``RAILCOUNT_SIMULATED`` is truthy or "simulated" is
+        in the file name.
+    window : rasterio.windows.Window or None
+        Where these pixels sit in the full file; ``None`` for the whole file.
+    full_shape : (rows, cols)
+        Size of the whole file.
+
+    Notes
+    -----
+    Pixel coordinates ``(row, col)`` taken and returned by the methods are
+    floats in which the centre of the pixel with index ``(i, j)`` is at
+    ``(i + 0.5, j + 0.5)``, so the transform applied to ``(col, row)`` is the map
+    position and ``numpy.floor`` of a result is the pixel index.
+    """
+
+    pixels: np.ndarray
+    mask: np.ndarray
+    transform: Affine | None
+    crs: CRS | None
+    gsd: float
+    date: _dt.date | None = None
+    date_source: DateSource = "unknown"
+    source: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    simulated: bool = False
+    window: Window | None = None
+    full_shape: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        pixels = np.asarray(self.pixels)
+        if pixels.ndim == 2:
+            pixels = pixels[np.newaxis]
+        if pixels.ndim != 3:
+            raise ValueError(f"pixels must have shape (bands, rows, cols), got {pixels.shape}")
+        if self.mask is None:
+            mask = np.ones(pixels.shape[1:], dtype=bool)
+        else:
+            mask = np.asarray(self.mask, dtype=bool)
+        if mask.shape != pixels.shape[1:]:
+            raise ValueError(f"mask shape {mask.shape} does not match pixels {pixels.shape[1:]}")
+        pixels, mask = pixels.view(), mask.view()
+        pixels.flags.writeable = False
+        mask.flags.writeable = False
+        if (self.transform is None) != (self.crs is None):
+            raise ValueError("transform and crs must both be given or both be None")
+        object.__setattr__(self, "pixels", pixels)
+        object.__setattr__(self, "mask", mask)
+        object.__setattr__(self, "gsd", geo.validate_gsd(self.gsd))
+        object.__setattr__(self, "tags", dict(self.tags))
+        if tuple(self.full_shape) == (0, 0):
+            object.__setattr__(self, "full_shape", tuple(pixels.shape[1:]))
+
+    def __repr__(self) -> str:
+        bands, rows, cols = self.pixels.shape
+        where = "" if self.window is None else (
+            f", window=(row {int(self.window.row_off)}, col {int(self.window.col_off)}) of {self.full_shape}")
+        return (f"Raster({self.source!r}, {rows} x {cols} px x {bands} {self.pixels.dtype}, "
+                f"crs={self.crs_string if self.crs is None or self.crs.to_epsg() else 'WKT'}, "
+                f"gsd={self.gsd:.4g} m, date={self.date}, valid={self.mask.mean():.0%}"
+                f"{', SIMULATED' if self.simulated else ''}{where})")
+
+    @property
+    def image(self) -> np.ndarray:
+        """The pixels as ``(rows, cols, bands)`` (a read-only view)."""
+        return np.moveaxis(self.pixels, 0, -1)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of these pixels."""
+        return (int(self.pixels.shape[1]), int(self.pixels.shape[2]))
+
+    @property
+    def georeferenced(self) -> bool:
+        """True when the raster has a transform and a CRS."""
+        return self.transform is not None and self.crs is not None
+
+    @property
+    def crs_string(self) -> str | None:
+        """``"EPSG:xxxx"`` when the CRS has an EPSG code, else its WKT; ``None`` without CRS."""
+        return geo.crs_to_string(self.crs)
+
+    def _require_georef(self) -> tuple[Affine, CRS]:
+        if self.transform is None or self.crs is None:
+            raise GeoreferenceError(
+                f"{self.source or 'this raster'} has no georeference: only pixel coordinates are known")
+        return self.transform, self.crs
+
+    def bounds_lonlat(self) -> BBox | None:
+        """Extent of these pixels as ``(west, south, east, north)`` in WGS84 degrees.
+
+        Returns ``None`` without a georeference.
+        """
+        if not self.georeferenced:
+            return None
+        transform, crs = self._require_georef()
+        return geo.bounds_lonlat(transform, crs, self.shape)
+
+    def pixel_to_map(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Convert pixel coordinates to map coordinates of the raster's CRS.
+
+        Parameters
+        ----------
+        rows, cols : float or array_like
+            Pixel coordinates (centre of pixel ``(i, j)`` at ``(i + 0.5, j + 0.5)``).
+
+        Returns
+        -------
+        x, y : ndarray of float
+
+        Raises
+        ------
+        GeoreferenceError
+            Without a georeference.
+        """
+        transform, _ = self._require_georef()
+        x, y = geo.apply_affine(transform, cols, rows)
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+    def pixel_to_lonlat(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Convert pixel coordinates to WGS84 longitude and latitude.
+
+        Parameters
+        ----------
+        rows, cols : float or array_like
+            Pixel coordinates (centre of pixel ``(i, j)`` at ``(i + 0.5, j + 0.5)``).
+
+        Returns
+        -------
+        lon, lat : ndarray of float
+            Degrees.
+
+        Raises
+        ------
+        GeoreferenceError
+            Without a georeference.
+        """
+        _, crs = self._require_georef()
+        x, y = self.pixel_to_map(rows, cols)
+        return geo.to_lonlat(crs, x, y)
+
+    def lonlat_to_pixel(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Convert WGS84 longitude and latitude to pixel coordinates.
+
+        Parameters
+        ----------
+        lon, lat : float or array_like
+            Degrees.
+
+        Returns
+        -------
+        rows, cols : ndarray of float
+            Pixel coordinates (centre of pixel ``(i, j)`` at ``(i + 0.5, j + 0.5)``;
+            ``numpy.floor`` gives the pixel index). May lie outside the raster.
+
+        Raises
+        ------
+        GeoreferenceError
+            Without a georeference.
+        """
+        transform, crs = self._require_georef()
+        x, y = geo.from_lonlat(crs, lon, lat)
+        cols, rows = geo.apply_affine(~transform, x, y)
+        return np.asarray(rows, dtype=float), np.asarray(cols, dtype=float)
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of an exception on one line, without a trailing full stop."""
+    return " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+
+
+def _is_remote(name: str) -> bool:
+    return bool(_URL_RE.match(name)) or name.startswith("/vsi")
+
+
+def _basename(name: str) -> str:
+    if _URL_RE.match(name):
+        return urllib.parse.unquote(urllib.parse.urlsplit(name).path.rsplit("/", 1)[-1])
+    return os.path.basename(name)
+
+
+def _env(remote: bool) -> rasterio.Env:
+    """A rasterio environment with HTTP defaults for remote sources.
+
+    Options already set in the process environment or in an enclosing
+    ``rasterio.Env`` are left alone, so callers (and tests) can shorten the
+    timeouts.
+    """
+    if not remote:
+        return rasterio.Env()
+    try:
+        current = rasterio.env.getenv()
+    except rasterio.errors.EnvError:
+        current = {}
+    opts = {k: v for k, v in HTTP_DEFAULTS.items() if k not in os.environ and k not in current}
+    return rasterio.Env(**opts)
+
+
+@contextlib.contextmanager
+def _gdal(remote: bool) -> Iterator[None]:
+    """Enter the GDAL environment and silence rasterio's 'not georeferenced' warning."""
+    with _env(remote), warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        yield
+
+
+def _sniff(path: str) -> str | None:
+    """Name the image format from the first bytes of a local file, if recognisable."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "TIFF"
+    if head[:4] == b"\x89PNG":
+        return "PNG"
+    if head[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    return None
+
+
+def _open_error(name: str, exc: BaseException, remote: bool) -> TileReadError:
+    msg = _one_line(exc)
+    low = msg.lower()
+    if remote:
+        if "404" in low or "no such file" in low or "does not exist" in low:
+            return TileNotFoundError(f"not found: {name} (HTTP 404 or no such file on the server); check the URL")
+        if "range" in low and "not supported" in low:
+            return TileReadError(f"cannot read {name}: the server does not answer HTTP range requests; "
+                                 "download the file and give its path")
+        if "not recognized" in low:
+            return TileReadError(f"not a raster: {name} is not a GeoTIFF, PNG or JPEG that GDAL can read")
+        if any(k in low for k in ("curl error", "connect", "resolve", "timed out", "timeout",
+                                  "http response code", "http error")):
+            return TileReadError(f"cannot reach {name}: {msg}; check the URL and the network")
+        return TileReadError(f"cannot read {name}: {msg}")
+    kind = _sniff(name)
+    if kind is not None:
+        return TileReadError(f"corrupt or truncated {kind}: {name} cannot be opened ({msg}); "
+                             "re-download or re-export the file")
+    return TileReadError(f"not a raster: {name} is not a GeoTIFF, PNG or JPEG that GDAL can read")
+
+
+def _read_error(name: str, exc: BaseException, remote: bool) -> TileReadError:
+    cause = exc.__cause__ or exc
+    msg = _one_line(cause)
+    if remote:
+        return TileReadError(f"cannot read the pixels of {name} ({msg}): the connection failed or the file "
+                             "is corrupt; retry, or download the file and check it")
+    return TileReadError(f"corrupt or truncated raster: the pixels of {name} cannot be read ({msg}); "
+                         "re-download or re-export the file")
+
+
+def _open_one(name: str) -> rasterio.io.DatasetReader:
+    remote = _is_remote(name)
+    if not remote:
+        path = Path(name)
+        if not path.exists():
+            raise TileNotFoundError(f"no such file: {name}; check the path")
+        if path.is_dir():
+            raise TileReadError(f"{name} is a folder, not a raster file; give a GeoTIFF, PNG or JPEG file")
+        if path.stat().st_size == 0:
+            raise TileReadError(f"not a raster: {name} is empty (0 bytes)")
+    logger.debug("opening %s", name)
+    try:
+        with _gdal(remote):
+            return rasterio.open(name)
+    except rasterio.errors.RasterioIOError as exc:
+        raise _open_error(name, exc, remote) from None
+
+
+def _as_names(source: Sources) -> list[str]:
+    if isinstance(source, (str, os.PathLike)):
+        names = [os.fspath(source)]
+    else:
+        try:
+            names = [os.fspath(s) for s in source]
+        except TypeError:
+            raise InputError(f"source must be a path, a URL or a list of paths, got {source!r}") from None
+        if not names:
+            raise InputError("no raster given: the list of files to stack is empty")
+    for n in names:
+        if not isinstance(n, str) or not n.strip():
+            raise InputError(f"source must be a path or a URL, got {n!r}")
+    return names
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def _date_from_text(text: str) -> _dt.date | None:
+    m = _TAG_DATE_RE.match(text)
+    if not m:
+        return None
+    try:
+        return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def date_from_tags(tags: Mapping[str, str]) -> tuple[_dt.date | None, str | None]:
+    """Find the acquisition date in dataset tags.
+
+    Parameters
+    ----------
+    tags : mapping
+        Dataset tags, e.g. ``{"TIFFTAG_DATETIME": "2021:06:01 10:30:00"}``.
+
+    Returns
+    -------
+    date : datetime.date or None
+    tag : str or None
+        The tag it came from.
+
+    Notes
+    -----
+    Tags are tried in the order of :data:`DATE_TAGS`. A tag holding only a
+    year (``ACQUISITION_DATE=2018``) gives no date: no day is invented.
+    """
+    upper = {str(k).upper(): str(v) for k, v in tags.items()}
+    for key in DATE_TAGS:
+        value = upper.get(key)
+        if value is None:
+            continue
+        found = _date_from_text(value)
+        if found is not None:
+            return found, key
+        logger.debug("tag %s=%r is not a full date", key, value)
+    return None, None
+
+
+def date_from_name(name: str) -> _dt.date | None:
+    """Find an ISO date (``YYYY-MM-DD`` or ``YYYYMMDD``) in a file name.
+
+    Only the last path component is looked at; digit runs longer than the
+    date (e.g. ``201708130``) do not count.
+
+    Examples
+    --------
+    >>> date_from_name("data/LC08_016037_20170813_B2.TIF")
+    datetime.date(2017, 8, 13)
+    >>> date_from_name("yard_2021-06-01.tif")
+    datetime.date(2021, 6, 1)
+    >>> date_from_name("tile_12345678.tif") is None
+    True
+    """
+    for m in _NAME_DATE_RE.finditer(_basename(name)):
+        year, month, day = int(m.group(1)), int(m.group(3)), int(m.group(4))
+        if not 1900 <= year <= 2100:
+            continue
+        try:
+            return _dt.date(year, month, day)
+        except ValueError:
+            continue
+    return None
+
+
+def _caller_date(date: _dt.date | str | None) -> _dt.date | None:
+    if date is None:
+        return None
+    if isinstance(date, _dt.datetime):
+        return date.date()
+    if isinstance(date, _dt.date):
+        return date
+    if isinstance(date, str):
+        text = date.strip()
+        try:
+            if len(text) == 10:
+                return _dt.date.fromisoformat(text)
+            return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    raise InputError(f"date must be YYYY-MM-DD (e.g. 2021-06-01), got {date!r}")
+
+
+def _resolve_date(names: list[str], tags: Mapping[str, str],
+                  date: _dt.date | str | None) -> tuple[_dt.date | None, DateSource]:
+    given = _caller_date(date)
+    found, tag = date_from_tags(tags)
+    source: DateSource = "tag"
+    if found is None:
+        source = "filename"
+        found = next((d for d in (date_from_name(n) for n in names) if d is not None), None)
+    if found is not None:
+        if given is not None and given != found:
+            logger.warning("%s: the date given (%s) differs from the file's %s (%s); using the file's",
+                           names[0], given, f"tag {tag}" if source == "tag" else "name", found)
+        return found, source
+    if given is not None:
+        return given, "caller"
+    return None, "unknown"
+
+
+def _is_simulated(names: list[str], tags: Mapping[str, str]) -> bool:
+    upper = {str(k).upper(): str(v) for k, v in tags.items()}
+    if upper.get("RAILCOUNT_SIMULATED", "").strip().lower() in _TRUE:
+        return True
+    return any("simulated" in _basename(n).lower() for n in names)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class _Source:
+    """One raster file, or several single-band files stacked, open for reading.
+
+    Checks band count, dtype and georeference on opening; :meth:`read` returns
+    the pixels and validity mask of a window.
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.name = names[0]
+        self.remote = any(_is_remote(n) for n in names)
+        self._stack = contextlib.ExitStack()
+        try:
+            self.datasets = []
+            for n in names:
+                ds = _open_one(n)
+                # close() rather than the dataset's own context manager, whose
+                # __enter__ would push a GDAL environment of its own
+                self._stack.callback(ds.close)
+                self.datasets.append(ds)
+            self._layout()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    # ---- layout and checks
+    def _layout(self) -> None:
+        first = self.datasets[0]
+        self.height, self.width = int(first.height), int(first.width)
+        self.driver = first.driver
+        # per dataset: band indexes to read, band index of an unflagged alpha (or None)
+        self.reads: list[tuple[list[int], int | None]] = []
+        self.alpha = False
+        if len(self.datasets) == 1:
+            self.reads.append(self._bands_of(first, self.name))
+        else:
+            self._check_stack()
+            self.reads = [([1], None)] * len(self.datasets)
+        self.count = sum(len(idx) for idx, _ in self.reads)
+        dtypes = {dt for ds, (idx, _) in zip(self.datasets, self.reads) for dt in (ds.dtypes[i - 1] for i in idx)}
+        if len(dtypes) != 1:
+            raise UnsupportedRasterError(f"{self.name}: bands of different pixel types ({', '.join(sorted(dtypes))}) "
+                                         "cannot be read together; convert them to one type")
+        self.dtype = dtypes.pop()
+        if self.dtype not in SUPPORTED_DTYPES:
+            raise UnsupportedRasterError(
+                f"unsupported pixel type: {self.name} holds {self.dtype}; railcount reads "
+                f"{', '.join(SUPPORTED_DTYPES)} (convert it, e.g. gdal_translate -ot UInt16)")
+        self.nodata = first.nodata
+        tags: dict[str, str] = {}
+        for ds in reversed(self.datasets):  # the first file's tags win
+            with _gdal(self.remote):
+                tags.update(ds.tags())
+        self.tags = tags
+        crs = first.crs if first.crs else None
+        transform = first.transform
+        self.has_gcps = bool(first.gcps[0]) if hasattr(first, "gcps") else False
+        self.georeferenced = crs is not None and not transform.is_identity
+        self.transform: Affine | None = transform if self.georeferenced else None
+        self.crs: CRS | None = crs if self.georeferenced else None
+        self.no_georef_reason = (
+            "" if self.georeferenced else
+            "it has ground control points but no geotransform; warp it first (gdalwarp)" if self.has_gcps else
+            "it has a geotransform but no CRS" if not transform.is_identity else
+            "it has no CRS and no geotransform"
+        )
+
+    def _bands_of(self, ds: Any, name: str) -> tuple[list[int], int | None]:
+        count = ds.count
+        interp = list(ds.colorinterp)
+        if count in (1, 3):
+            return list(range(1, count + 1)), None
+        if count == 4:
+            self.alpha = True
+            if interp[3] == ColorInterp.alpha:
+                return [1, 2, 3], None  # GDAL's dataset mask reads the alpha band
+            logger.info("%s: band 4 is not flagged as alpha; reading it as the alpha of RGBA", name)
+            return [1, 2, 3], 4
+        if count == 2 and interp[1] == ColorInterp.alpha:
+            self.alpha = True
+            return [1], None
+        raise UnsupportedRasterError(
+            f"unsupported band count: {name} has {count} band{'s' if count != 1 else ''}; railcount reads "
+            "1 (grey), 3 (RGB) or 4 (RGBA) bands: pick bands first (e.g. gdal_translate -b 1 -b 2 -b 3) "
+            "or stack single-band files")
+
+    def _check_stack(self) -> None:
+        first = self.datasets[0]
+        for name, ds in zip(self.names, self.datasets):
+            if ds.count != 1:
+                raise UnsupportedRasterError(
+                    f"cannot stack {name}: it has {ds.count} bands; stacking takes single-band files")
+            if (ds.height, ds.width) != (first.height, first.width):
+                raise UnsupportedRasterError(
+                    f"cannot stack {name} ({ds.width} x {ds.height} px) with {self.name} "
+                    f"({first.width} x {first.height} px): the files must share one pixel grid")
+            if (ds.crs or None) != (first.crs or None) or not ds.transform.almost_equals(first.transform, 1e-6):
+                raise UnsupportedRasterError(
+                    f"cannot stack {name} with {self.name}: their CRS or transform differ; "
+                    "the files must share one pixel grid (resample them first)")
+        if len(self.datasets) not in (1, 3):
+            raise UnsupportedRasterError(
+                f"unsupported band count: stacking {len(self.datasets)} files; give 3 single-band files "
+                "in R, G, B order (e.g. Landsat B4 B3 B2), or one")
+
+    # ---- derived metadata
+    def gsd(self, given: float | None) -> float:
+        """The GSD in metres: the caller's, else from the georeference."""
+        if given is not None:
+            value = geo.validate_gsd(given, what="the GSD given")
+            if self.georeferenced:
+                try:
+                    own = geo.raster_gsd(self.transform, self.crs, (self.height, self.width))
+                except GSDError:
+                    return value
+                if abs(own / value - 1.0) > 0.05:
+                    logger.warning("%s: the GSD given (%.4g m) overrides the georeference's %.4g m",
+                                   self.name, value, own)
+            return value
+        if not self.georeferenced:
+            raise GeoreferenceError(
+                f"{self.name} has no georeference ({self.no_georef_reason}): give its ground sample "
+                "distance in metres per pixel (--gsd, or gsd=)")
+        own = geo.raster_gsd(self.transform, self.crs, (self.height, self.width))
+        try:
+            return geo.validate_gsd(own)
+        except GSDError:
+            raise GSDError(f"{self.name}: its georeference gives a GSD of {own:.4g} m, which is implausible; "
+                           "check its CRS and transform, or give the GSD (--gsd)") from None
+
+    def full_window(self) -> Window:
+        return Window(0, 0, self.width, self.height)
+
+    # ---- areas of interest
+    def aoi_window(self, aoi: AOI | None) -> tuple[Window, Any]:
+        """Window covering an AOI, and the AOI polygon in pixel coordinates (or None for a box).
+
+        Raises
+        ------
+        AOIError
+            If the AOI is malformed, the raster has no georeference, or the AOI
+            lies outside the raster.
+        """
+        if aoi is None:
+            return self.full_window(), None
+        import shapely
+        import shapely.geometry
+
+        geom, is_polygon = geo.aoi_geometry(aoi)
+        if not self.georeferenced:
+            raise AOIError(f"{self.name} has no georeference, so a lon/lat AOI cannot be placed on it; "
+                           "drop the AOI or use a georeferenced raster")
+        transform, crs = self.transform, self.crs
+        bounds = geo.bounds_lonlat(transform, crs, (self.height, self.width))
+        where = ", ".join(f"{v:.6f}" for v in bounds)
+        outside = AOIError(f"AOI lies outside {self.name}, which covers lon/lat {where} "
+                           "(west,south,east,north); check the AOI's coordinates")
+        # clip to (a margin around) the raster first: parts of a large AOI may lie
+        # where the raster's CRS is undefined
+        bw, bs, be, bn = bounds
+        margin = 0.05 * max(be - bw, bn - bs) + 1e-6
+        geom = geom.intersection(shapely.geometry.box(bw - margin, bs - margin, be + margin, bn + margin))
+        if geom.is_empty:
+            raise outside
+        w, s, e, n = geom.bounds
+        dense = shapely.segmentize(geom, max(max(e - w, n - s) / 32.0, 1e-7))
+        finite = [True]
+
+        def to_pixels(coords: np.ndarray) -> np.ndarray:
+            x, y = geo.from_lonlat(crs, coords[:, 0], coords[:, 1])
+            cols, rows = geo.apply_affine(~transform, x, y)
+            out = np.column_stack([np.asarray(cols, float), np.asarray(rows, float)])
+            if not np.all(np.isfinite(out)):
+                finite[0] = False
+                out = np.nan_to_num(out, nan=-1e12, posinf=1e12, neginf=-1e12)
+            return out
+
+        px = shapely.transform(dense, to_pixels)
+        full = shapely.geometry.box(0, 0, self.width, self.height)
+        if not finite[0] or not px.intersects(full):
+            raise outside
+        minx, miny, maxx, maxy = px.bounds
+        eps = 1e-6
+        col0 = max(0, math.floor(minx + eps))
+        row0 = max(0, math.floor(miny + eps))
+        col1 = min(self.width, math.ceil(maxx - eps))
+        row1 = min(self.height, math.ceil(maxy - eps))
+        if col1 <= col0 or row1 <= row0:
+            raise outside
+        return Window(col0, row0, col1 - col0, row1 - row0), (px if is_polygon else None)
+
+    # ---- pixels
+    def read(self, window: Window, polygon: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Read the pixels and validity mask of a window (integer offsets, inside the file)."""
+        rows, cols = int(window.height), int(window.width)
+        valid = np.ones((rows, cols), dtype=bool)
+        parts = []
+        for name, ds, (indexes, extra_alpha) in zip(self.names, self.datasets, self.reads):
+            try:
+                with _gdal(self.remote):
+                    parts.append(ds.read(indexes, window=window))
+                    valid &= ds.dataset_mask(window=window) > 0
+                    if extra_alpha is not None:
+                        valid &= ds.read(extra_alpha, window=window) > 0
+            except rasterio.errors.RasterioError as exc:
+                raise _read_error(name, exc, self.remote) from None
+        pixels = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        if pixels.dtype.kind == "f":
+            valid &= np.isfinite(pixels).all(axis=0)
+        if polygon is not None:
+            valid &= _polygon_mask(polygon, window)
+        return pixels, valid
+
+    def verify(self) -> None:
+        """Read the file's last block, which fails on a truncated file."""
+        bh, bw = self.datasets[0].block_shapes[0]
+        row0 = (self.height - 1) // max(bh, 1) * max(bh, 1)
+        col0 = (self.width - 1) // max(bw, 1) * max(bw, 1)
+        self.read(Window(col0, row0, self.width - col0, self.height - row0))
+
+
+def _polygon_mask(polygon: Any, window: Window) -> np.ndarray:
+    """True where a pixel centre of ``window`` lies inside a polygon in full-file pixel coordinates."""
+    import shapely.geometry
+    from rasterio.features import geometry_mask
+
+    rows, cols = int(window.height), int(window.width)
+    c0, r0 = float(window.col_off), float(window.row_off)
+    if not polygon.intersects(shapely.geometry.box(c0, r0, c0 + cols, r0 + rows)):
+        return np.zeros((rows, cols), dtype=bool)
+    return geometry_mask([shapely.geometry.mapping(polygon)], out_shape=(rows, cols),
+                         transform=Affine.translation(c0, r0), invert=True)
+
+
+def _tile_windows(region: Window, size: int, overlap: int) -> list[Window]:
+    """Overlapping windows of ``size`` covering ``region`` in row-major order.
+
+    Windows keep the full size where the region allows it: the last one in a
+    row or column is shifted back to end at the region's edge.
+    """
+    step = size - overlap
+
+    def starts(offset: int, length: int) -> list[int]:
+        if length <= size:
+            return [offset]
+        out = list(range(offset, offset + length - size + 1, step))
+        if out[-1] + size < offset + length:
+            out.append(offset + length - size)
+        return out
+
+    r0, c0 = int(region.row_off), int(region.col_off)
+    h, w = int(region.height), int(region.width)
+    return [Window(c, r, min(size, w), min(size, h))
+            for r in starts(r0, h) for c in starts(c0, w)]
+
+
+def _check_tiling(size: int, overlap: int) -> None:
+    if not isinstance(size, (int, np.integer)) or size < 16:
+        raise InputError(f"window size must be a whole number of pixels >= 16, got {size!r}")
+    if not isinstance(overlap, (int, np.integer)) or overlap < 0 or overlap >= size:
+        raise InputError(f"window overlap must be a whole number of pixels in [0, size), got {overlap!r} "
+                         f"for size {size}")
+
+
+class _Meta:
+    """What the loader derives from a source besides pixels (GSD, date, flags)."""
+
+    def __init__(self, src: _Source, gsd: float | None, date: _dt.date | str | None) -> None:
+        self.gsd = src.gsd(gsd)
+        self.date, self.date_source = _resolve_date(src.names, src.tags, date)
+        self.simulated = _is_simulated(src.names, src.tags)
+
+
+def _make_raster(src: _Source, meta: _Meta, window: Window, pixels: np.ndarray, mask: np.ndarray,
+                 *, keep_window: bool) -> Raster:
+    whole = (int(window.col_off), int(window.row_off), int(window.width), int(window.height)) == \
+        (0, 0, src.width, src.height)
+    transform = None
+    if src.georeferenced:
+        transform = geo.shift_affine(src.transform, int(window.col_off), int(window.row_off))
+    return Raster(
+        pixels=pixels, mask=mask, transform=transform, crs=src.crs, gsd=meta.gsd, date=meta.date,
+        date_source=meta.date_source, source=src.name, tags=src.tags, simulated=meta.simulated,
+        window=None if (whole and not keep_window) else window, full_shape=(src.height, src.width),
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_raster(
+    source: Sources,
+    *,
+    aoi: AOI | None = None,
+    gsd: float | None = None,
+    date: _dt.date | str | None = None,
+    max_pixels: int | None = None,
+) -> Raster:
+    """Read a raster, or the window of an area of interest, into a :class:`Raster`.
+
+    Parameters
+    ----------
+    source : path, URL, or sequence of paths/URLs
+        A GeoTIFF/COG (local or ``http(s)://``), a PNG/JPEG picture, or
+        single-band files to stack in the order given (R, G, B; e.g. Landsat
+        B4, B3, B2), which must share one pixel grid.
+    aoi : (west, south, east, north) or dict, optional
+        Area of interest in WGS84 lon/lat: a box, or a GeoJSON geometry,
+        Feature or FeatureCollection of polygons. Only its window is read,
+        whatever the raster's CRS; pixels outside a polygon are masked.
+    gsd : float, optional
+        Ground sample distance in metres; overrides the georeference's and is
+        required for pictures without one.
+    date : datetime.date or str, optional
+        Acquisition date (``YYYY-MM-DD``) used when neither the file's tags
+        nor its name give one.
+    max_pixels : int, optional
+        Refuse to read more than this many pixels (rows x cols).
+
+    Returns
+    -------
+    Raster
+        ``pixels`` of shape (bands, rows, cols) with 1 or 3 bands (an alpha
+        band becomes the mask), ``mask`` of shape (rows, cols).
+
+    Raises
+    ------
+    TileNotFoundError
+        No such file, or HTTP 404.
+    TileReadError
+        Not a raster, corrupt or truncated, or the URL cannot be reached.
+    UnsupportedRasterError
+        Band count or pixel type that railcount cannot use; files that cannot
+        be stacked; a read larger than ``max_pixels``.
+    GeoreferenceError
+        No georeference and no ``gsd``.
+    GSDError
+        ``gsd`` zero, negative or absurd.
+    AOIError
+        Malformed AOI, or outside the raster.
+    NoDataError
+        Every pixel read is nodata.
+    InputError
+        Malformed ``date``.
+
+    Examples
+    --------
+    >>> r = read_raster("yard_2021-06-01.tif", aoi=(7.585, 47.527, 7.59, 47.53))  # doctest: +SKIP
+    >>> r.pixels.shape, r.date, r.date_source                                 # doctest: +SKIP
+    ((3, 412, 337), datetime.date(2021, 6, 1), 'filename')
+    >>> read_raster("press_photo.jpg", gsd=0.5).transform is None             # doctest: +SKIP
+    True
+    """
+    names = _as_names(source)
+    _caller_date(date)  # a bad date fails before any I/O
+    with _Source(names) as src:
+        meta = _Meta(src, gsd, date)
+        window, polygon = src.aoi_window(aoi)
+        n = int(window.width) * int(window.height)
+        if max_pixels is not None and n > max_pixels:
+            raise UnsupportedRasterError(
+                f"{src.name}: reading {int(window.width)} x {int(window.height)} px exceeds the limit of "
+                f"{max_pixels} px; give a smaller area (--aoi) or process it in windows (iter_windows)")
+        logger.debug("reading %s window %s", src.name, window)
+        pixels, mask = src.read(window, polygon)
+        if not mask.any():
+            what = "the AOI" if aoi is not None else "the raster"
+            raise NoDataError(f"{src.name}: every pixel of {what} is nodata; choose an area with imagery")
+        return _make_raster(src, meta, window, pixels, mask, keep_window=False)
+
+
+def raster_info(
+    source: Sources,
+    *,
+    gsd: float | None = None,
+    date: _dt.date | str | None = None,
+    verify: bool = True,
+) -> dict[str, Any]:
+    """Describe a raster without reading its pixels.
+
+    Parameters
+    ----------
+    source : path, URL, or sequence of paths/URLs
+        As for :func:`read_raster`.
+    gsd : float, optional
+        Ground sample distance in metres (overrides; required without georeference).
+    date : datetime.date or str, optional
+        Acquisition date when the file does not give one.
+    verify : bool
+        Read the file's last block (a few kB) to catch truncated files.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``source``, ``width``, ``height``, ``bands`` (in the
+        file), ``dtype``, ``crs`` (``"EPSG:xxxx"``, WKT or None), ``gsd_m``,
+        ``bounds_lonlat`` ([west, south, east, north] or None), ``date``
+        (ISO or None), ``date_source``, ``counting_mode`` ("individual",
+        "estimate" or "none"), ``simulated``, ``nodata`` (number, "nan" or
+        None), ``tags``; also ``driver``, ``alpha`` (an alpha band gives the
+        mask) and ``georeferenced``; for a stack, ``stack`` lists the files
+        (``source`` is the first, as in :attr:`Raster.source`).
+
+    Raises
+    ------
+    As :func:`read_raster` (except :class:`NoDataError`).
+    """
+    names = _as_names(source)
+    _caller_date(date)
+    with _Source(names) as src:
+        meta = _Meta(src, gsd, date)
+        if verify:
+            src.verify()
+        bounds = None
+        if src.georeferenced:
+            bounds = [round(v, 7) for v in geo.bounds_lonlat(src.transform, src.crs, (src.height, src.width))]
+        nodata: Any = src.nodata
+        if nodata is not None and isinstance(nodata, float) and math.isnan(nodata):
+            nodata = "nan"
+        elif nodata is not None and float(nodata).is_integer():
+            nodata = int(nodata)
+        return {
+            "source": src.name,
+            "driver": src.driver,
+            "width": src.width,
+            "height": src.height,
+            "bands": sum(ds.count for ds in src.datasets),
+            "dtype": src.dtype,
+            "alpha": src.alpha,
+            "georeferenced": src.georeferenced,
+            "crs": geo.crs_to_string(src.crs),
+            "gsd_m": round(meta.gsd, 6),
+            "bounds_lonlat": bounds,
+            "date": meta.date.isoformat() if meta.date else None,
+            "date_source": meta.date_source,
+            "counting_mode": counting_mode(meta.gsd),
+            "simulated": meta.simulated,
+            "nodata": nodata,
+            "tags": dict(src.tags),
+            **({"stack": list(names)} if len(names) > 1 else {}),
+        }
+
+
+def iter_windows(
+    source: Sources,
+    *,
+    size: int = 2048,
+    overlap: int = 128,
+    aoi: AOI | None = None,
+    gsd: float | None = None,
+    date: _dt.date | str | None = None,
+) -> Iterator[Raster]:
+    """Read a raster in overlapping windows, one at a time.
+
+    The source is checked (and the AOI placed) when this is called; pixels
+    are read as the iterator advances, so peak memory is one window whatever
+    the raster's size.
+
+    Parameters
+    ----------
+    source : path, URL, or sequence of paths/URLs
+        As for :func:`read_raster`.
+    size : int
+        Side of a window in pixels.
+    overlap : int
+        Pixels shared by neighbouring windows, in ``[0, size)``.
+    aoi, gsd, date
+        As for :func:`read_raster`; with an AOI the windows cover its window.
+
+    Yields
+    ------
+    Raster
+        One per window, in row-major order, with ``window`` set (offsets in
+        the full file) and ``transform`` adjusted. Windows keep the full
+        ``size`` where the area allows: the last window of a row or column is
+        shifted back to end at the edge. Windows with no valid pixel are
+        yielded too (their mask is all False), so the count matches
+        :func:`count_windows`.
+
+    Raises
+    ------
+    As :func:`read_raster`, when called; :class:`TileReadError` during
+    iteration if a window cannot be read. :class:`InputError` for a bad
+    ``size`` or ``overlap``.
+    """
+    _check_tiling(size, overlap)
+    names = _as_names(source)
+    _caller_date(date)
+    with _Source(names) as src:  # check everything up front
+        meta = _Meta(src, gsd, date)
+        region, polygon = src.aoi_window(aoi)
+    windows = _tile_windows(region, size, overlap)
+    return _window_iterator(names, meta, windows, polygon)
+
+
+def _window_iterator(names: list[str], meta: _Meta, windows: list[Window], polygon: Any) -> Iterator[Raster]:
+    with _Source(names) as src:
+        for window in windows:
+            logger.debug("reading %s window %s", src.name, window)
+            pixels, mask = src.read(window, polygon)
+            yield _make_raster(src, meta, window, pixels, mask, keep_window=True)
+
+
+def count_windows(
+    source: Sources,
+    *,
+    size: int = 2048,
+    overlap: int = 128,
+    aoi: AOI | None = None,
+) -> int:
+    """Return how many windows :func:`iter_windows` yields (for progress bars).
+
+    Parameters are as for :func:`iter_windows`; no pixels are read.
+    """
+    _check_tiling(size, overlap)
+    with _Source(_as_names(source)) as src:
+        region, _ = src.aoi_window(aoi)
+    return len(_tile_windows(region, size, overlap))
+
+
+def read_geojson(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a GeoJSON file (e.g. an AOI polygon or track lines).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    dict
+        The parsed GeoJSON object (coordinates are not checked here).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not UTF-8 JSON, or not a GeoJSON object.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no such GeoJSON file: {path}; check the path")
+    if p.is_dir():
+        raise InputError(f"{path} is a folder, not a GeoJSON file")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a GeoJSON file: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return _parse_geojson_text(text, str(path))
+
+
+def _parse_geojson_text(text: str, where: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                         "check the GeoJSON") from None
+    if not isinstance(obj, dict) or obj.get("type") not in _GEOJSON_TYPES:
+        raise InputError(f"{where} is JSON but not GeoJSON: it needs a \"type\" such as FeatureCollection, "
+                         "Feature or Polygon")
+    return obj
+
+
+def parse_aoi(text: str) -> BBox | dict[str, Any]:
+    """Parse an area of interest given on a command line.
+
+    Parameters
+    ----------
+    text : str
+        ``"west,south,east,north"`` in degrees, a path to a GeoJSON file of
+        polygons (lon/lat), or GeoJSON text.
+
+    Returns
+    -------
+    (west, south, east, north) or dict
+        A box of floats, or the GeoJSON object (checked to hold a polygon).
+
+    Raises
+    ------
+    AOIError
+        If the text is neither, the box is malformed, or the file is missing,
+        not GeoJSON, or holds no polygon.
+
+    Examples
+    --------
+    >>> parse_aoi("7.585, 47.527, 7.59, 47.53")
+    (7.585, 47.527, 7.59, 47.53)
+    """
+    s = str(text).strip()
+    if not s:
+        raise AOIError("AOI is empty; give west,south,east,north in degrees or a GeoJSON file")
+    parts = [p.strip() for p in s.split(",")]
+    if len(parts) == 4:
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            values = None
+        if values is not None:
+            return geo.validate_bbox(values)
+    try:
+        if s.startswith("{"):
+            obj = _parse_geojson_text(s, "the AOI text")
+        elif Path(s).exists() or s.lower().endswith((".geojson", ".json")):
+            obj = read_geojson(s)
+        else:
+            raise AOIError(f"AOI must be west,south,east,north in degrees (e.g. 7.585,47.527,7.59,47.53) "
+                           f"or a GeoJSON file; got {text!r}")
+    except InputError as exc:
+        raise AOIError(f"AOI: {exc}") from None
+    geo.aoi_geometry(obj)
+    return obj
+
+
+# --------------------------------------------------------------------------- writing
 
 
 @contextlib.contextmanager

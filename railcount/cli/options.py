@@ -1,0 +1,25 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import click
+
+
+def _parse_aoi(ctx, param, value):
+    if value is None:
+        return None
+    from ..io import parse_aoi
+
+    return parse_aoi(value)
+
+
+aoi_option = click.option(
+    "--aoi", callback=_parse_aoi, metavar="W,S,E,N|FILE",
+    help="Area of interest: a lon/lat box 'west,south,east,north' or a GeoJSON polygon file; "
+         "only that window is read.")
+gsd_option = click.option(
+    "--gsd", type=float, default=None, metavar="METRES",
+    help="Ground sample distance in metres; needed for pictures without georeference (PNG/JPEG).")
+date_option = click.option(
+    "--date", default=None, metavar="YYYY-MM-DD",
+    help="Acquisition date, when the file's tags and name do not give it.")
