@@ -1,0 +1,607 @@
+"""Rasterise a :class:`~railcount.synth.layout.Layout` at a fine resolution.
+
+The scene is drawn window by window on a fine grid (about 0.125 m) in metric
+map coordinates: ground cover, ballast beds with sleepers and rails, roads,
+platforms, look-alikes, railcars with type-specific tops, masts. Alongside the
+albedo a height map is drawn; shadows are cast by marching the height map
+towards the sun, so cars shade the ballast and lower neighbours, gondola walls
+shade their loads and masts throw long thin shadows across tracks. Overhead
+members (gantry beams, cantilever arms) throw detached shadows.
+
+Every texture is world-anchored (:mod:`railcount.synth.noise`), so any window
+renders the same pixels as the whole scene would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from . import noise as nz
+from .layout import Box, Layout, PlacedCar, Track
+
+__all__ = ["Canvas", "render_window", "Lighting"]
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """Sun and sky: azimuth clockwise from north, elevation, ambient share, sky tint."""
+
+    azimuth_deg: float
+    elevation_deg: float
+    ambient: float = 0.18
+    sky_tint: tuple[float, float, float] = (0.92, 0.97, 1.12)
+
+    @property
+    def sun_vec(self) -> np.ndarray:
+        """Unit vector towards the sun in map (east, north, up)."""
+        az, el = math.radians(self.azimuth_deg), math.radians(self.elevation_deg)
+        return np.array([math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), math.sin(el)])
+
+
+class Canvas:
+    """A fine-resolution window: albedo (3, rows, cols), height and surface irradiance factor."""
+
+    def __init__(self, x0: float, y0: float, f: float, r0: int, c0: int, nr: int, nc: int, seed: int):
+        self.x0, self.y0, self.f = x0, y0, f
+        self.r0, self.c0, self.nr, self.nc = r0, c0, nr, nc
+        self.seed = seed
+        # local metric coordinates of pixel centres (metres from the scene's top-left corner)
+        self.ex = (np.arange(c0, c0 + nc) + 0.5) * f
+        self.ey = (np.arange(r0, r0 + nr) + 0.5) * f
+        self.xs = x0 + self.ex
+        self.ys = y0 - self.ey
+        self.albedo = np.zeros((3, nr, nc), dtype=np.float32)
+        self.z = np.zeros((nr, nc), dtype=np.float32)
+        self.cosi: np.ndarray | None = None  # set by render_window
+        self.overhead_shadow = np.zeros((nr, nc), dtype=np.float32)
+
+    def window(self, xmin: float, xmax: float, ymin: float, ymax: float, pad: float = 0.0):
+        """Slices and centre coordinates of the canvas pixels inside a map bbox (or None)."""
+        f = self.f
+        c_lo = int(math.floor((xmin - pad - self.x0) / f)) - self.c0
+        c_hi = int(math.ceil((xmax + pad - self.x0) / f)) - self.c0 + 1
+        r_lo = int(math.floor((self.y0 - ymax - pad) / f)) - self.r0
+        r_hi = int(math.ceil((self.y0 - ymin + pad) / f)) - self.r0 + 1
+        c_lo, r_lo = max(c_lo, 0), max(r_lo, 0)
+        c_hi, r_hi = min(c_hi, self.nc), min(r_hi, self.nr)
+        if c_lo >= c_hi or r_lo >= r_hi:
+            return None
+        return slice(r_lo, r_hi), slice(c_lo, c_hi), self.xs[c_lo:c_hi], self.ys[r_lo:r_hi]
+
+    def grain(self, key: int, rs: slice, cs: slice) -> np.ndarray:
+        """Per-pixel uniform noise in [-0.5, 0.5), anchored to the global fine grid."""
+        r = np.arange(self.r0 + rs.start, self.r0 + rs.stop)[:, None]
+        c = np.arange(self.c0 + cs.start, self.c0 + cs.stop)[None, :]
+        return (nz.uniform(self.seed + key, r, c) - 0.5).astype(np.float32)
+
+    def noise(self, key: int, rs: slice, cs: slice, cell: float, octaves: int = 1) -> np.ndarray:
+        """World-anchored value noise in [0, 1] on a sub-window."""
+        return nz.fractal_noise(self.seed + key, self.ey[rs], self.ex[cs], cell, octaves=octaves)
+
+
+def _local(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, angle_deg: float):
+    a = math.radians(angle_deg)
+    ca, sa = math.cos(a), math.sin(a)
+    dx = (xs[None, :] - cx).astype(np.float32)
+    dy = (ys[:, None] - cy).astype(np.float32)
+    return dx * ca + dy * sa, -dx * sa + dy * ca
+
+
+def _edge(half: float, d: np.ndarray, f: float) -> np.ndarray:
+    """Anti-aliased coverage of ``|d| <= half`` for pixels of size ``f``."""
+    return np.clip(0.5 + (half - np.abs(d)) / f, 0.0, 1.0)
+
+
+def _line_cov(d: np.ndarray, width: float, f: float) -> np.ndarray:
+    """Exact 1-D box-filter coverage of a line of ``width`` centred at ``d = 0``."""
+    lo = np.maximum(d - f / 2, -width / 2)
+    hi = np.minimum(d + f / 2, width / 2)
+    return np.clip(hi - lo, 0.0, None) / f
+
+
+def _blend(dst: np.ndarray, colour, cov: np.ndarray) -> None:
+    """``dst[:, ...] = dst * (1 - cov) + colour * cov`` in place (colour (3,) or (3, ...))."""
+    col = np.asarray(colour, dtype=np.float32)
+    if col.ndim == 1:
+        col = col[:, None, None]
+    dst += (col - dst) * cov[None]
+
+
+# --------------------------------------------------------------------------- ground
+_COVER = {
+    "grass": (92, 116, 60),
+    "dry": (142, 138, 96),
+    "soil": (156, 138, 110),
+    "gravel": (150, 148, 140),
+}
+
+
+def _draw_ground(cv: Canvas, layout: Layout) -> None:
+    rs, cs = slice(0, cv.nr), slice(0, cv.nc)
+    n1 = cv.noise(101, rs, cs, 160.0, octaves=3)
+    n2 = cv.noise(102, rs, cs, 14.0, octaves=2)
+    n3 = cv.noise(103, rs, cs, 2.5, octaves=2)
+    g = cv.grain(104, rs, cs)
+    grass = np.asarray(_COVER["grass"], np.float32)[:, None, None]
+    dry = np.asarray(_COVER["dry"], np.float32)[:, None, None]
+    soil = np.asarray(_COVER["soil"], np.float32)[:, None, None]
+    t1 = np.clip((n1 - 0.35) / 0.3, 0, 1)[None]
+    t2 = np.clip((n2 - 0.3) / 0.5, 0, 1)[None]
+    base = grass * (1 - t1) + dry * t1
+    base = base * (1 - t2 * 0.6) + soil * (t2 * 0.6)
+    tex = (0.88 + 0.22 * n3 + 0.1 * g)[None]
+    cv.albedo[:] = base * tex
+    # the yard floor between and beside the tracks
+    frame = layout.frame
+    U, W = frame.from_map(cv.xs[None, :], cv.ys[:, None])
+    w_lo, w_hi = layout.yard_w
+    half = (w_hi - w_lo) / 2 + 4.0
+    mid = (w_hi + w_lo) / 2
+    edge_noise = (n2 - 0.5) * 5.0
+    inside = np.clip(0.5 + (half + edge_noise - np.abs(W - mid)) / 1.5, 0, 1).astype(np.float32)
+    floor = np.asarray(layout.yard_floor, np.float32)[:, None, None]
+    weeds = 0.5 * np.clip((n2 - 0.7) / 0.15, 0, 1) * np.clip((n1 - 0.45) / 0.3, 0, 1)
+    ftex = (0.93 + 0.1 * n3 + 0.08 * g)[None]
+    yard = floor * ftex * (1 - 0.6 * weeds[None]) + grass * (0.6 * weeds[None]) * ftex
+    cv.albedo += (yard - cv.albedo) * inside[None]
+    cv._U, cv._W = U, W  # reused by the track drawer
+
+
+def _draw_flat(cv: Canvas, box: Box) -> None:
+    c = box.corners()
+    win = cv.window(c[:, 0].min(), c[:, 0].max(), c[:, 1].min(), c[:, 1].max(), pad=cv.f)
+    if win is None:
+        return
+    rs, cs, xs, ys = win
+    A, B = _local(xs, ys, box.cx, box.cy, box.angle_deg)
+    cov = _edge(box.length / 2, A, cv.f) * _edge(box.width / 2, B, cv.f)
+    if not cov.any():
+        return
+    tex = 0.9 + 0.2 * cv.noise(200 + box.key % 97, rs, cs, 3.0) + 0.06 * cv.grain(201, rs, cs)
+    col = np.asarray(box.colour, np.float32)[:, None, None] * tex[None]
+    if box.kind == "road":
+        # dashed centre line
+        dash = (np.mod(A + 1000.0, 9.0) < 3.0) & (np.abs(B) < 0.08)
+        col = np.where(dash[None], np.float32(200), col)
+    elif box.kind == "paved":
+        joints = (np.mod(A, 6.0) < 0.08) | (np.mod(B, 6.0) < 0.08)
+        col = col * np.where(joints, 0.85, 1.0)[None]
+    elif box.kind == "platform":
+        line = _line_cov(np.abs(B) - (box.width / 2 - 0.5), 0.12, cv.f)
+        col = col * (1 - line[None]) + np.asarray((200, 180, 60), np.float32)[:, None, None] * line[None]
+        cv.z[rs, cs] = np.maximum(cv.z[rs, cs], np.where(cov > 0.5, box.height, 0.0).astype(np.float32))
+    _blend(cv.albedo[:, rs, cs], col, cov)
+
+
+# --------------------------------------------------------------------------- tracks
+_BALLAST = np.asarray((100, 92, 82), np.float32)
+_SLEEPER = {"concrete": np.asarray((168, 164, 156), np.float32), "timber": np.asarray((74, 62, 52), np.float32)}
+
+
+def _draw_track(cv: Canvas, layout: Layout, track: Track) -> None:
+    U, W = cv._U, cv._W
+    a, b = track.extent
+    # cheap preselection on the straightened coordinate
+    near = (np.abs(W - track.offset) < 2.6)
+    if track.lead_in or track.lead_out:
+        lo = min(track.offset, *(o for o, _ in (l for l in (track.lead_in, track.lead_out) if l)))
+        hi = max(track.offset, *(o for o, _ in (l for l in (track.lead_in, track.lead_out) if l)))
+        near = (W > lo - 2.6) & (W < hi + 2.6)
+    near &= (U > a - 2.0) & (U < b + 2.0)
+    idx = np.nonzero(near)
+    if idx[0].size == 0:
+        return
+    u = U[idx]
+    w = W[idx]
+    woff = track.offset_at(u)
+    slope = layout.frame.curvature * u + track.slope_at(u)
+    d = (w - np.nan_to_num(woff, nan=1e9)) / np.sqrt(1.0 + slope * slope)
+    s = layout.frame.arclength(u)
+    f = cv.f
+    # ends: ballast runs a few metres past a buffer stop
+    end_cov = np.clip(0.5 + (u - (a - (0 if track.lead_in else 3.0))) / f, 0, 1) * np.clip(
+        0.5 + ((b + (0 if track.lead_out else 3.0)) - u) / f, 0, 1)
+    rail_end = np.clip(0.5 + (u - a) / f, 0, 1) * np.clip(0.5 + (b - u) / f, 0, 1)
+    ad = np.abs(d)
+    bed = np.clip((2.0 - ad) / 0.7, 0, 1) * end_cov
+    r, c = idx
+    rr = r + cv.r0
+    cc = c + cv.c0
+    g = (nz.uniform(cv.seed + 301, rr, cc) - 0.5).astype(np.float32)
+    stone = nz.uniform(cv.seed + 302, np.floor(s / 0.3).astype(np.int64), np.floor(d / 0.3).astype(np.int64)).astype(np.float32)
+    ballast = _BALLAST[:, None] * track.ballast_shade * (0.86 + 0.2 * stone + 0.16 * g)[None]
+    alb = cv.albedo[:, r, c]
+    alb += (ballast - alb) * bed[None].astype(np.float32)
+    # sleepers
+    pitch = 0.6 if track.sleepers == "concrete" else 0.55
+    sw = 0.26 if track.sleepers == "concrete" else 0.24
+    slen = 2.6 if track.gauge == "1435" else 2.75
+    k = np.floor(s / pitch)
+    phase = s - (k + 0.5) * pitch
+    along = _line_cov(phase, sw, f)
+    vis = (0.55 + 0.45 * nz.uniform(cv.seed + 303 + track.track_id, k.astype(np.int64))).astype(np.float32)
+    across = _edge(slen / 2, d, f)
+    cov_s = (along * across * vis * rail_end).astype(np.float32)
+    sl = _SLEEPER[track.sleepers][:, None] * (0.92 + 0.1 * g)[None]
+    alb += (sl - alb) * cov_s[None]
+    # rails (head width 0.07 m) with a dark web/shadow line beside each
+    if track.gauge == "dual":
+        rails = [-0.796, 0.796, -0.596, 0.911]
+    else:
+        hg = track.gauge_m / 2 + 0.036
+        rails = [-hg, hg]
+    head = np.asarray((185, 182, 178) if track.rails == "bright" else (96, 74, 58), np.float32)[:, None]
+    web = np.asarray((40, 36, 34), np.float32)[:, None]
+    for rc in rails:
+        cw = (_line_cov(d - rc - 0.07, 0.09, f) * rail_end).astype(np.float32)
+        alb += (web - alb) * (0.8 * cw)[None]
+        ch = (_line_cov(d - rc, 0.075, f) * rail_end).astype(np.float32)
+        alb += (head - alb) * ch[None]
+    cv.albedo[:, r, c] = alb
+
+
+def _buffer_stops(layout: Layout) -> list[Box]:
+    out = []
+    for t in layout.tracks:
+        for end, lead, sgn in ((t.u_start, t.lead_in, -1), (t.u_end, t.lead_out, 1)):
+            if lead is None and abs(end) < 1e5:
+                u = end + sgn * 0.8
+                x, y = layout.frame.to_map(u, t.offset)
+                out.append(Box("bufferstop", float(x), float(y), 1.2, 2.8, layout.frame.heading_deg(u), 1.3,
+                               (170, 60, 50), key=t.track_id))
+    return out
+
+
+# --------------------------------------------------------------------------- raised objects
+def _surface_cosi(light: Lighting, nx: np.ndarray, ny: np.ndarray, nzc: np.ndarray) -> np.ndarray:
+    s = light.sun_vec
+    return np.clip(nx * s[0] + ny * s[1] + nzc * s[2], 0.0, None).astype(np.float32)
+
+
+def _draw_box(cv: Canvas, box: Box, light: Lighting) -> None:
+    c = box.corners()
+    win = cv.window(c[:, 0].min(), c[:, 0].max(), c[:, 1].min(), c[:, 1].max(), pad=cv.f)
+    if win is None:
+        return
+    rs, cs, xs, ys = win
+    A, B = _local(xs, ys, box.cx, box.cy, box.angle_deg)
+    f = cv.f
+    if box.kind == "tree":
+        R = box.length / 2
+        rad = np.sqrt(A * A + B * B)
+        wob = cv.noise(401 + box.key % 89, rs, cs, 1.2)
+        cov = np.clip(0.5 + (R * (0.85 + 0.3 * wob) - rad) / f, 0, 1)
+        if not cov.any():
+            return
+        q = np.clip(rad / max(R, 1e-3), 0, 1)
+        zt = box.height * (0.55 + 0.45 * np.sqrt(1 - q * q))
+        tex = 0.7 + 0.5 * cv.noise(402, rs, cs, 0.7) + 0.15 * cv.grain(403, rs, cs)
+        col = np.asarray(box.colour, np.float32)[:, None, None] * tex[None]
+        a = math.radians(box.angle_deg)
+        nx, ny = A / max(R, 1e-3) * 0.8, B / max(R, 1e-3) * 0.8
+        nzc = np.sqrt(np.clip(1 - nx * nx - ny * ny, 0.05, 1))
+        ci = _surface_cosi(light, nx * math.cos(a) - ny * math.sin(a), nx * math.sin(a) + ny * math.cos(a), nzc)
+        _put(cv, rs, cs, col, cov, zt, ci)
+        return
+    cov = _edge(box.length / 2, A, f) * _edge(box.width / 2, B, f)
+    if not cov.any():
+        return
+    base = np.asarray(box.colour, np.float32)[:, None, None]
+    tex = (0.94 + 0.1 * cv.noise(410 + box.key % 83, rs, cs, 2.0) + 0.05 * cv.grain(411, rs, cs))[None]
+    sun = light.sun_vec
+    flat = np.full(A.shape, sun[2], np.float32)
+    if box.kind == "container":
+        ribs = 1.0 - 0.08 * (np.mod(A, 0.3) < 0.1)
+        rim = _edge(box.length / 2 - 0.12, A, f) * _edge(box.width / 2 - 0.1, B, f)
+        col = base * tex * ribs[None] * (0.85 + 0.15 * rim)[None]
+        _put(cv, rs, cs, col, cov, np.float32(box.height), flat)
+    elif box.kind in ("trailer", "cab"):
+        col = base * tex
+        if box.kind == "cab":
+            col = col * (1 - 0.5 * (np.abs(A) < box.length * 0.15))[None]
+        _put(cv, rs, cs, col, cov, np.float32(box.height), flat)
+    elif box.kind == "building":
+        if box.variant == "gable":
+            t = math.radians(22.0)
+            a = math.radians(box.angle_deg)
+            sgn = np.sign(B)
+            nx_l, ny_l = 0.0, 1.0
+            nxm = -sgn * math.sin(t) * math.sin(a) * ny_l
+            nym = sgn * math.sin(t) * math.cos(a) * ny_l
+            ci = _surface_cosi(light, nxm, nym, np.full(A.shape, math.cos(t), np.float32))
+            zb = box.height - np.abs(B) * math.tan(t)
+        else:
+            ci, zb = flat, np.float32(box.height)
+        panels = 1.0 - 0.06 * (np.mod(A, 1.0) < 0.1)
+        col = base * tex * panels[None]
+        _put(cv, rs, cs, col, cov, zb, ci)
+    elif box.kind == "mast":
+        lattice = 0.6 + 0.4 * ((np.mod(A * 7.0, 1.0) < 0.5) ^ (np.mod(B * 7.0, 1.0) < 0.5))
+        _put(cv, rs, cs, base * lattice[None], cov, np.float32(box.height), flat)
+    elif box.kind == "bufferstop":
+        stripes = np.where(np.mod(B + 10.0, 0.6) < 0.3, 1.0, 1.6)
+        _put(cv, rs, cs, base * stripes[None], cov, np.float32(box.height), flat)
+    else:
+        _put(cv, rs, cs, base * tex, cov, np.float32(box.height), flat)
+
+
+def _draw_overhead(cv: Canvas, box: Box, light: Lighting, shadow_pass: bool) -> None:
+    """Gantry beams and arms: a lattice seen from above, and its detached shadow."""
+    if shadow_pass:
+        el = math.radians(light.elevation_deg)
+        az = math.radians(light.azimuth_deg)
+        off = box.height / math.tan(el)
+        cx, cy = box.cx - off * math.sin(az), box.cy - off * math.cos(az)
+    else:
+        cx, cy = box.cx, box.cy
+    c = box.corners() + np.array([cx - box.cx, cy - box.cy])
+    win = cv.window(c[:, 0].min(), c[:, 0].max(), c[:, 1].min(), c[:, 1].max(), pad=cv.f)
+    if win is None:
+        return
+    rs, cs, xs, ys = win
+    A, B = _local(xs, ys, cx, cy, box.angle_deg)
+    cov = _edge(box.length / 2, A, cv.f) * _edge(box.width / 2, B, cv.f)
+    # lattice: two chords along the member and diagonals between them
+    chord = (_line_cov(np.abs(B) - box.width / 2 + 0.08, 0.14, cv.f) if box.width > 0.4 else np.ones_like(B))
+    diag = _line_cov(np.mod(A + B + 100.0, 1.2) - 0.6, 0.16, cv.f)
+    dens = np.clip(chord + diag, 0, 1) * cov
+    if shadow_pass:
+        o = cv.overhead_shadow[rs, cs]
+        np.maximum(o, (0.9 * np.clip(1.4 * dens, 0, 1)).astype(np.float32), out=o)
+    else:
+        _blend(cv.albedo[:, rs, cs], np.asarray(box.colour, np.float32), (0.9 * dens).astype(np.float32))
+        ci = cv.cosi[rs, cs]
+        ci += (light.sun_vec[2] - ci) * dens.astype(np.float32)
+        o = cv.overhead_shadow[rs, cs]
+        o *= (1 - dens).astype(np.float32)
+
+
+def _put(cv: Canvas, rs, cs, col, cov, z, ci) -> None:
+    """Paint an opaque raised surface: albedo, height (where mostly covered) and irradiance factor."""
+    cov = cov.astype(np.float32)
+    _blend(cv.albedo[:, rs, cs], col, cov)
+    zz = cv.z[rs, cs]
+    zval = np.broadcast_to(np.asarray(z, np.float32), cov.shape)
+    np.copyto(zz, np.maximum(zz, zval), where=cov >= 0.5)
+    cc = cv.cosi[rs, cs]
+    cc += (np.broadcast_to(np.asarray(ci, np.float32), cov.shape) - cc) * cov
+
+
+# --------------------------------------------------------------------------- railcars
+def _draw_car(cv: Canvas, car: PlacedCar, light: Lighting) -> None:
+    t = car.truth
+    corners = np.asarray(t.corners_xy)
+    win = cv.window(corners[:, 0].min(), corners[:, 0].max(), corners[:, 1].min(), corners[:, 1].max(), pad=cv.f)
+    if win is None:
+        return
+    rs, cs, xs, ys = win
+    A, B = _local(xs, ys, t.centre_xy[0], t.centre_xy[1], t.angle_deg)
+    if car.flip:
+        A = -A
+    f = cv.f
+    L, Wd, H = t.length_m, t.width_m, t.height_m
+    cov = _edge(L / 2, A, f) * _edge(Wd / 2, B, f)
+    if not cov.any():
+        return
+    a = math.radians(t.angle_deg)
+    sun = light.sun_vec
+    flat = np.full(A.shape, sun[2], np.float32)
+    body = np.asarray(car.colour, np.float32)[:, None, None]
+    load = np.asarray(car.load_colour, np.float32)[:, None, None]
+    dirt = (0.92 + 0.14 * cv.noise(500 + car.key % 101, rs, cs, 1.5) + 0.05 * cv.grain(501, rs, cs))[None]
+    kind = t.car_type
+
+    def normal_across(nb: np.ndarray, nzc: np.ndarray) -> np.ndarray:
+        # a normal tilted across the car (towards +B) by components (nb, nzc)
+        return _surface_cosi(light, -nb * math.sin(a), nb * math.cos(a), nzc)
+
+    if kind == "gondola" or (kind == "hopper" and car.variant == "open"):
+        wall = 0.14
+        inner = _edge(L / 2 - wall, A, f) * _edge(Wd / 2 - wall, B, f)
+        if car.variant == "empty":
+            zin = np.float32(1.1)
+            ltex = load * (0.9 + 0.15 * (np.mod(A, 1.6) < 0.15))[None]
+        else:
+            bump = cv.noise(510 + car.key % 97, rs, cs, 0.9, octaves=2)
+            grainy = cv.grain(511, rs, cs)
+            if car.variant == "scrap":
+                ltex = load * (0.55 + 0.9 * bump + 0.35 * grainy)[None]
+            elif car.variant == "timber":
+                ltex = load * (0.85 + 0.25 * (np.mod(B * 4.0, 1.0) < 0.5) + 0.1 * grainy)[None]
+            else:
+                ltex = load * (0.8 + 0.35 * bump + 0.25 * grainy)[None]
+            # loads are heaped: higher along the middle
+            zin = (H - 0.45 + 0.35 * bump - 0.3 * (np.abs(B) / (Wd / 2)) ** 2).astype(np.float32)
+        col = body * dirt * 1.15 * (1 - inner[None]) + ltex * inner[None]
+        z = np.where(inner > 0.5, zin, np.float32(H))
+        _put(cv, rs, cs, col, cov, z, flat)
+    elif kind == "hopper":  # covered hopper: curved roof with a row of hatches
+        nb = np.clip(B / (Wd / 2), -1, 1) * 0.45
+        ci = normal_across(nb, np.sqrt(1 - nb * nb))
+        hatch_a = np.mod(A + L, 2.4) - 1.2
+        hatch = _edge(0.45, hatch_a, f) * _edge(0.4, B, f) * _edge(L / 2 - 1.5, A, f)
+        slope_end = np.clip((np.abs(A) - (L / 2 - 1.3)) / 1.3, 0, 1)
+        col = body * dirt * (1 - 0.35 * hatch)[None] * (1 - 0.25 * slope_end)[None]
+        z = (H - 0.35 * (B / (Wd / 2)) ** 2 - 1.0 * slope_end).astype(np.float32)
+        _put(cv, rs, cs, col, cov, z, ci)
+    elif kind == "tank":
+        R = Wd / 2
+        barrel = _edge(L / 2 - 0.9, A, f)
+        # elliptical heads: the barrel narrows over its last 0.9 m
+        ea = np.clip((np.abs(A) - (L / 2 - 0.9)) / 0.9, 0, 1)
+        rloc = R * np.sqrt(np.clip(1 - ea * ea, 0, 1))
+        q = np.clip(B / np.maximum(rloc, 1e-3), -1, 1)
+        in_tank = np.clip(0.5 + (rloc - np.abs(B)) / f, 0, 1) * _edge(L / 2, A, f)
+        nzc = np.sqrt(np.clip(1 - q * q, 0, 1))
+        ci_tank = normal_across(q, nzc)
+        spec = np.clip((ci_tank - 0.93) / 0.07, 0, 1) ** 2
+        col_t = body * dirt + 45.0 * spec[None]
+        if car.variant == "walkway":
+            walk = _edge(0.3, B, f) * barrel
+            col_t = col_t * (1 - walk[None]) + np.float32(60) * walk[None]
+        dome = np.clip(0.5 + (0.55 - np.sqrt(A * A + B * B)) / f, 0, 1)
+        col_t = col_t * (1 - 0.3 * dome)[None]
+        frame_col = np.asarray((45, 42, 40), np.float32)[:, None, None]
+        col = frame_col * (1 - in_tank[None]) + col_t * in_tank[None]
+        z = np.where(in_tank > 0.5, (H - R) + R * nzc, np.float32(1.2)).astype(np.float32)
+        ci = flat * (1 - in_tank) + ci_tank * in_tank
+        _put(cv, rs, cs, col, cov, z, ci)
+    elif kind == "boxcar":
+        nb = np.clip(B / (Wd / 2), -1, 1) * 0.18
+        ci = normal_across(nb, np.sqrt(1 - nb * nb))
+        ribs = 1 - (0.1 * (np.mod(A, 0.6) < 0.12) if car.variant == "ribbed" else 0.0)
+        walk = _edge(0.25, B, f) * 0.15
+        col = body * dirt * np.asarray(ribs, np.float32)[None] * (1 - walk)[None]
+        _put(cv, rs, cs, col, cov, np.float32(H), ci)
+    elif kind == "flatcar":
+        deck = body * dirt * (0.9 + 0.15 * (np.mod(A, 1.2) < 0.2))[None]
+        z = np.full(A.shape, 1.25, np.float32)
+        col = deck
+        boxes: list[tuple[float, float]] = []
+        if car.variant == "40ft":
+            boxes = [(0.0, 12.19)]
+        elif car.variant == "2x20ft":
+            boxes = [(-3.1, 6.06), (3.1, 6.06)]
+        elif car.variant == "20ft":
+            boxes = [(-3.1 if car.flip else 3.1, 6.06)]
+        for i, (ca, cl) in enumerate(boxes):
+            cb = _edge(cl / 2, A - ca, f) * _edge(1.22, B, f)
+            ribs = 1.0 - 0.08 * (np.mod(A, 0.3) < 0.1)
+            ccol = load if i == 0 else load * np.asarray((0.8, 1.1, 1.2), np.float32)[:, None, None]
+            col = col * (1 - cb[None]) + (ccol * dirt * ribs[None]) * cb[None]
+            z = np.where(cb > 0.5, np.float32(1.25 + 2.59), z)
+        _put(cv, rs, cs, col, cov, z, flat)
+    else:  # locomotive: a long hood on a frame with walkways, radiator fans, a cab at one end
+        hood = _edge(L / 2 - 0.6, A, f) * _edge(Wd / 2 - 0.35, B, f)
+        fans = np.zeros(A.shape, np.float32)
+        for fa in (-0.38 * L, -0.3 * L, -0.22 * L):
+            fans = np.maximum(fans, np.clip(0.5 + (0.55 - np.sqrt((A - fa) ** 2 + B * B)) / f, 0, 1))
+        cab = np.clip(0.5 + (A - (L / 2 - 3.6)) / f, 0, 1)
+        frame_col = np.asarray((50, 50, 52), np.float32)[:, None, None]
+        col = body * dirt * (1 - 0.55 * fans)[None] * (1 + 0.12 * cab)[None]
+        col = frame_col * (1 - hood[None]) + col * hood[None]
+        nb = np.clip(B / (Wd / 2 - 0.35), -1, 1) * 0.25
+        ci = flat * (1 - hood) + normal_across(nb, np.sqrt(1 - nb * nb)) * hood
+        z = np.where(hood > 0.5, np.float32(H) - 0.3 * (1 - cab), np.float32(1.3)).astype(np.float32)
+        _put(cv, rs, cs, col, cov, z, ci)
+
+
+# --------------------------------------------------------------------------- shadows
+def _cast_shadows(cv: Canvas, light: Lighting) -> np.ndarray:
+    """Fraction of direct sun blocked at each pixel, from the height map and overhead members."""
+    step = 2  # march on a 2x coarser grid
+    nr, nc = cv.nr // step * step, cv.nc // step * step
+    z = cv.z[:nr, :nc].reshape(nr // step, step, nc // step, step).max(axis=(1, 3))
+    sh = np.zeros(z.shape, dtype=bool)
+    zmax = float(z.max()) if z.size else 0.0
+    if zmax > 0.05 and light.elevation_deg < 89.5:
+        tan_e = math.tan(math.radians(light.elevation_deg))
+        px = cv.f * step
+        n = int(math.ceil(zmax / tan_e / px)) + 1
+        az = math.radians(light.azimuth_deg)
+        dr, dc = -math.cos(az), math.sin(az)  # towards the sun in (row, col)
+        pad = n + 1
+        zp = np.pad(z, pad, mode="edge")
+        H, Wc = z.shape
+        for k in range(1, n + 1):
+            oy, ox = int(round(k * dr)), int(round(k * dc))
+            rise = math.hypot(oy, ox) * px * tan_e
+            sub = zp[pad + oy: pad + oy + H, pad + ox: pad + ox + Wc]
+            sh |= sub - np.float32(rise) > z + np.float32(0.05)
+    full = np.zeros((cv.nr, cv.nc), dtype=np.float32)
+    full[:nr, :nc] = np.repeat(np.repeat(sh.astype(np.float32), step, axis=0), step, axis=1)
+    if nr < cv.nr:
+        full[nr:, :] = full[nr - 1:nr, :]
+    if nc < cv.nc:
+        full[:, nc:] = full[:, nc - 1:nc]
+    full = ndimage.uniform_filter(full, size=3, mode="nearest")
+    return np.maximum(full, cv.overhead_shadow)
+
+
+# --------------------------------------------------------------------------- entry point
+def _select(layout: Layout, key: str, items: tuple, wb: tuple[float, float, float, float]) -> list:
+    """Items whose bounding box (grown by an overhead member's shadow reach) meets the window ``wb``."""
+    cache = layout.extras.setdefault("bbox:" + key, None)
+    if cache is None:
+        boxes = np.zeros((len(items), 4))
+        for i, it in enumerate(items):
+            c = np.asarray(it.truth.corners_xy) if isinstance(it, PlacedCar) else it.corners()
+            reach = 120.0 if getattr(it, "overhead", False) else 0.0  # detached shadows land away from the member
+            boxes[i] = (c[:, 0].min() - reach, c[:, 0].max() + reach, c[:, 1].min() - reach, c[:, 1].max() + reach)
+        layout.extras["bbox:" + key] = cache = boxes
+    if not len(items):
+        return []
+    x0, x1, y0, y1 = wb
+    ok = (cache[:, 1] >= x0) & (cache[:, 0] <= x1) & (cache[:, 3] >= y0) & (cache[:, 2] <= y1)
+    return [items[i] for i in np.flatnonzero(ok)]
+
+
+
+def render_window(
+    layout: Layout, *, x0: float, y0: float, f: float, r0: int, c0: int, nr: int, nc: int,
+    seed: int, light: Lighting,
+) -> np.ndarray:
+    """Render the fine-grid window ``[r0:r0+nr, c0:c0+nc]`` of a scene.
+
+    Parameters
+    ----------
+    layout : Layout
+        What to draw.
+    x0, y0 : float
+        Map coordinates of the scene's top-left corner.
+    f : float
+        Fine pixel size, metres.
+    r0, c0, nr, nc : int
+        Window on the scene's fine grid (may extend beyond the scene).
+    seed : int
+        Texture seed (the site seed, so textures stay put between dates).
+    light : Lighting
+        Sun and sky.
+
+    Returns
+    -------
+    ndarray, shape (3, nr, nc), float32
+        Radiance in 8-bit digital-number units (unclipped).
+    """
+    cv = Canvas(x0, y0, f, r0, c0, nr, nc, seed)
+    # only what can touch this window (large scenes hold many thousands of objects)
+    wb = (cv.xs[0] - f, cv.xs[-1] + f, cv.ys[-1] - f, cv.ys[0] + f)
+    ground_boxes = _select(layout, "ground", layout.ground, wb)
+    objects = _select(layout, "objects", layout.objects, wb)
+    cars = _select(layout, "cars", layout.cars, wb)
+    _draw_ground(cv, layout)
+    cv.cosi = np.full((nr, nc), light.sun_vec[2], dtype=np.float32)
+    for box in ground_boxes:
+        if box.kind != "platform":
+            _draw_flat(cv, box)
+    for track in layout.tracks:
+        _draw_track(cv, layout, track)
+    for box in ground_boxes:
+        if box.kind == "platform":
+            _draw_flat(cv, box)
+    del cv._U, cv._W
+    for box in _buffer_stops(layout):
+        _draw_box(cv, box, light)
+    for box in objects:
+        if box.overhead:
+            _draw_overhead(cv, box, light, shadow_pass=True)
+    for box in objects:
+        if not box.overhead:
+            _draw_box(cv, box, light)
+    for car in cars:
+        _draw_car(cv, car, light)
+    for box in objects:
+        if box.overhead:
+            _draw_overhead(cv, box, light, shadow_pass=False)
+    shadow = _cast_shadows(cv, light)
+    sun_z = light.sun_vec[2]
+    amb = light.ambient
+    norm = amb + (1 - amb) * sun_z
+    direct = (1 - amb) * cv.cosi * (1 - shadow)
+    tint = np.asarray(light.sky_tint, np.float32)[:, None, None]
+    irr = (amb * tint + direct[None]) / np.float32(norm)
+    return cv.albedo * irr

@@ -1,0 +1,238 @@
+"""Named scene sets: the accuracy benchmark set and the Tumangang sample tiles."""
+
+from __future__ import annotations
+
+import csv
+import io as _stdio
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..priors import CAR_TYPES
+from .spec import SceneSpec
+
+__all__ = [
+    "benchmark_specs",
+    "tumangang_specs",
+    "write_benchmark_set",
+    "write_sample_tiles",
+    "TUMANGANG_LONLAT",
+    "SAMPLE_TILE_NAMES",
+    "MANIFEST_COLUMNS",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Tumangang station (public gazetteer coordinates, rounded): lon, lat.
+TUMANGANG_LONLAT = (130.6081, 42.4214)
+
+#: Sample tile file names (without folder), by spec key.
+SAMPLE_TILE_NAMES = {
+    "2023-08-28": "tumangang_2023-08-28_SIMULATED.tif",
+    "2023-10-05": "tumangang_2023-10-05_SIMULATED.tif",
+}
+
+#: Columns of the benchmark manifest (CSV).
+MANIFEST_COLUMNS = (
+    "path", "truth_path", "name", "gsd", "n_cars", "n_tracks", "conditions", "car_types", "seed",
+    "width_m", "height_m", "haze", "noise", "blur", "jpeg_quality", "misregistration_px",
+    "sun_azimuth_deg", "sun_elevation_deg", "lookalikes", "lookalike_density", "masts", "ground", "gauge",
+)
+
+_WAGONS = tuple(t for t in CAR_TYPES if t != "locomotive")
+
+
+def _tracks_for(n_cars: int, side_m: float = 300.0) -> int:
+    """Enough tracks for ``n_cars`` in a square scene of ``side_m`` (cars take about 15.5 m)."""
+    return int(min(20, max(4, math.ceil(n_cars * 15.5 / (0.5 * side_m)) + 2)))
+
+
+def benchmark_specs() -> list[SceneSpec]:
+    """The deterministic scene set of the accuracy benchmark (48 scenes, 300 m x 300 m).
+
+    Groups (the ``conditions`` label is the scene name's suffix):
+
+    - density sweep at 0.5 m: 0 to 190 cars;
+    - GSD sweep at 60 cars: 0.25 to 3 m;
+    - conditions at 0.3 and 0.5 m: haze, noise, blur, low and high sun, strong
+      JPEG, band misregistration, dark and bright exposure, sharp curve,
+      many look-alikes, no masts, soil and vegetated yards, dual gauge, and
+      one car type at a time (long trains of near-identical cars);
+    - empty yards (tracks, no cars) with many look-alikes at 0.3-3 m;
+    - packed yards of 160+ cars at 0.3-3 m.
+
+    Returns
+    -------
+    list of SceneSpec
+        Seeds 9000 + index (disjoint from the detector's training seeds).
+    """
+    rows: list[tuple[str, dict]] = []
+    for n in (0, 5, 15, 30, 50, 75, 100, 130, 160, 190):
+        rows.append((f"density{n}", dict(gsd=0.5, n_cars=n)))
+    for g in (0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0):
+        rows.append((f"gsd{g:g}", dict(gsd=g, n_cars=60)))
+    cond = [
+        ("hazy", dict(haze=0.3)),
+        ("noisy", dict(noise=8.0)),
+        ("blurred", dict(blur=1.3)),
+        ("lowsun", dict(sun_azimuth_deg=135.0, sun_elevation_deg=18.0)),
+        ("highsun", dict(sun_azimuth_deg=170.0, sun_elevation_deg=72.0)),
+        ("jpeg40", dict(jpeg_quality=40)),
+        ("misregistered", dict(misregistration_px=0.8)),
+        ("dark", dict(illumination=0.6)),
+        ("bright", dict(illumination=1.3)),
+        ("curved", dict(curvature=1 / 400)),
+        ("lookalikes", dict(lookalike_density=3.0)),
+        ("nomasts", dict(masts=False)),
+        ("soil", dict(ground="soil")),
+        ("vegetated", dict(ground="vegetated")),
+        ("dualgauge", dict(gauge="dual")),
+    ] + [(f"only_{t}", dict(car_types=(t,))) for t in _WAGONS]
+    for i, (label, kw) in enumerate(cond):
+        rows.append((label, dict(gsd=(0.3 if i % 2 else 0.5), n_cars=70, **kw)))
+    for g in (0.3, 0.5, 1.0, 3.0):
+        rows.append((f"empty{g:g}", dict(gsd=g, n_cars=0, lookalike_density=2.5)))
+    for g in (0.3, 1.0, 2.0, 3.0):
+        rows.append((f"packed{g:g}", dict(gsd=g, n_cars=170)))
+    specs = []
+    for i, (label, kw) in enumerate(rows):
+        kw.setdefault("n_tracks", _tracks_for(kw["n_cars"]))
+        specs.append(SceneSpec(width_m=300.0, height_m=300.0, seed=9000 + i,
+                               name=f"b{i:02d}_{label}", description=f"benchmark scene {i} ({label})", **kw))
+    return specs
+
+
+def _tumangang_origin(width_m: float, height_m: float, crs: str) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(*TUMANGANG_LONLAT)
+    return float(round(x - width_m / 2)), float(round(y + height_m / 2))
+
+
+def tumangang_specs() -> dict[str, SceneSpec]:
+    """The bundled SIMULATED sample tiles of the Tumangang rail facility.
+
+    A through station of five dual-gauge tracks (1520/1435 mm) centred on the
+    station's public coordinates (42.4214 N, 130.6081 E), the line running
+    WSW-ENE (towards the Tumen bridge to the ENE), in UTM zone 52N
+    (EPSG:32652), at 0.5 m GSD. The site (tracks, buildings, roads) is the
+    same on both dates; cars, sun, exposure and haze differ.
+
+    Returns
+    -------
+    dict
+        ``"2023-08-28"``: 20 freight railcars (a pre-summit date);
+        ``"2023-10-05"``: 73 freight railcars (the date of the CSIS count).
+    """
+    width, height, crs = 480.0, 320.0, "EPSG:32652"
+    base = SceneSpec(
+        gsd=0.5, width_m=width, height_m=height, layout="station", n_tracks=5, layout_seed=4214,
+        yard_angle_deg=20.0, curvature=1 / 6000, gauge="dual", car_types=_WAGONS, ground="soil",
+        masts=False, lookalikes=True, lookalike_density=0.7, crs=crs, origin=_tumangang_origin(width, height, crs),
+        haze=0.07, noise=2.5, blur=0.55, jpeg_quality=85,
+    )
+    desc = ("Simulated stand-in for the Tumangang rail facility (Rason, DPRK) laid on public facts only "
+            "(station at 42.4214 N 130.6081 E, five dual-gauge station tracks, line WSW-ENE); "
+            "car count set to the CSIS figure for the date; NOT an observation.")
+    return {
+        "2023-08-28": base.replace(n_cars=20, seed=20230828, date="2023-08-28T02:00:00",
+                                   name="tumangang_2023-08-28_SIMULATED", description=desc, haze=0.05),
+        "2023-10-05": base.replace(n_cars=73, seed=20231005, date="2023-10-05T02:00:00",
+                                   name="tumangang_2023-10-05_SIMULATED", description=desc, haze=0.09,
+                                   illumination=0.95),
+    }
+
+
+def write_sample_tiles(out_dir: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
+    """Render and write the Tumangang sample tiles (GeoTIFF + truth GeoJSON each) into ``out_dir``.
+
+    Raises
+    ------
+    OutputError
+        If ``out_dir`` does not exist or cannot be written.
+    """
+    from .scenes import render_scene, write_scene
+
+    out = Path(out_dir)
+    written = []
+    for key, spec in tumangang_specs().items():
+        written.append(write_scene(render_scene(spec), out / SAMPLE_TILE_NAMES[key]))
+        logger.info("wrote %s", written[-1][0])
+    return written
+
+
+def manifest_row(spec: SceneSpec, path: Path, truth: Path, root: Path) -> dict[str, str]:
+    """One manifest row (paths relative to ``root``)."""
+    conditions = (spec.name or "").split("_", 1)[-1]
+    return {
+        "path": os.path.relpath(path, root), "truth_path": os.path.relpath(truth, root), "name": spec.name or "",
+        "gsd": f"{spec.gsd:g}", "n_cars": str(spec.n_cars), "n_tracks": str(spec.n_tracks),
+        "conditions": conditions, "car_types": "|".join(spec.car_types), "seed": str(spec.seed),
+        "width_m": f"{spec.width_m:g}", "height_m": f"{spec.height_m:g}", "haze": f"{spec.haze:g}",
+        "noise": f"{spec.noise:g}", "blur": f"{spec.blur:g}",
+        "jpeg_quality": "" if spec.jpeg_quality is None else str(spec.jpeg_quality),
+        "misregistration_px": f"{spec.misregistration_px:g}",
+        "sun_azimuth_deg": "" if spec.sun_azimuth_deg is None else f"{spec.sun_azimuth_deg:g}",
+        "sun_elevation_deg": "" if spec.sun_elevation_deg is None else f"{spec.sun_elevation_deg:g}",
+        "lookalikes": str(spec.lookalikes).lower(), "lookalike_density": f"{spec.lookalike_density:g}",
+        "masts": str(spec.masts).lower(), "ground": spec.ground, "gauge": spec.gauge,
+    }
+
+
+def manifest_csv(rows: list[dict[str, str]]) -> str:
+    """The manifest as CSV text."""
+    buf = _stdio.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_benchmark_set(
+    out_dir: str | os.PathLike[str], *, limit: int | None = None,
+    progress: Callable[[int, int, Path], None] | None = None,
+) -> Path:
+    """Render the benchmark set into ``out_dir`` and write ``manifest.csv`` there.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Folder (created if missing, with its parents).
+    limit : int, optional
+        Only the first ``limit`` scenes (for a quick check).
+    progress : callable, optional
+        Called as ``progress(i, n, path)`` after each scene.
+
+    Returns
+    -------
+    Path
+        The manifest (CSV: path, truth_path, name, gsd, n_cars, ..., conditions).
+
+    Raises
+    ------
+    OutputError
+        If the folder cannot be made or written.
+    """
+    from ..errors import OutputError
+    from ..io import atomic_output
+    from .scenes import render_scene, write_scene
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out}: {exc.strerror}; choose a writable folder") from None
+    specs = benchmark_specs()[:limit] if limit else benchmark_specs()
+    rows = []
+    for i, spec in enumerate(specs):
+        path = out / f"{spec.name}_SIMULATED.tif"
+        tif, truth = write_scene(render_scene(spec), path)
+        rows.append(manifest_row(spec, tif, truth, out))
+        if progress:
+            progress(i, len(specs), tif)
+    manifest = out / "manifest.csv"
+    with atomic_output(manifest) as tmp:
+        tmp.write_text(manifest_csv(rows), encoding="utf-8")
+    return manifest
