@@ -23,9 +23,9 @@ from railcount.errors import ClaimError, RailcountError
 from railcount.results import ScanResult
 
 D = dt.date
-SITE_BOX = (130.600, 42.415, 130.616, 42.427)
+SITE_BOX = (130.6056, 42.4202, 130.6106, 42.4226)
 COVERS = (130.59, 42.41, 130.62, 42.43)  # the whole site
-QUARTER = (130.600, 42.415, 130.608, 42.421)  # a quarter of the site
+QUARTER = (130.6056, 42.4202, 130.6081, 42.4214)  # a quarter of the site
 ELSEWHERE = (130.64, 42.42, 130.65, 42.43)  # Khasan side, no overlap
 
 

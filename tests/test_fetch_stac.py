@@ -27,7 +27,7 @@ from railcount.fetch import ItemSummary, check_datetime, fetch_items, fetch_stac
 
 rasterio = pytest.importorskip("rasterio")
 
-BOX = (130.600, 42.415, 130.616, 42.427)  # the Tumangang site
+BOX = (130.600, 42.415, 130.616, 42.427)  # around the Tumangang site
 COLLECTION = "sentinel-2-l2a"
 FAST: dict[str, Any] = dict(retries=1, backoff=0.01, timeout=5.0)
 UTM = "EPSG:32652"
@@ -509,7 +509,7 @@ def test_cli_stac(api: Api, tmp_path: Path) -> None:
     from railcount.cli import cli
 
     runner = CliRunner()
-    res = runner.invoke(cli, ["fetch", "stac", "--site", "tumangang", "--datetime", "2023-09-01/2023-10-31",
+    res = runner.invoke(cli, ["fetch", "stac", "--bbox", *map(str, BOX), "--datetime", "2023-09-01/2023-10-31",
                               "--api", api.url, "--list"])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()

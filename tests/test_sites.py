@@ -123,5 +123,5 @@ def test_cli_lists_sites(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["fetch", "sites", "--sites", str(user)], env={"RAILCOUNT_SITES": ""})
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[0].startswith("tumangang") and "130.6000 42.4150" in lines[0]
+    assert lines[0].startswith("tumangang") and "130.6056 42.4202" in lines[0]
     assert any(line.startswith("my-yard") and "My yard" in line for line in lines)

@@ -1,0 +1,31 @@
+# Developer tasks. The README's two commands need none of these.
+PY ?= .venv/bin/python
+
+.PHONY: install test train samples scenes bench bench-accuracy bench-speed figures
+
+install:
+	python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'
+
+test:
+	$(PY) -m pytest
+
+# Retrain the detector's pixel models, splitting parameters and count calibration
+# on simulated scenes (writes railcount/data/*.npz, split_params.json, calibration.json).
+train:
+	$(PY) -m railcount.detect.train
+
+# Regenerate the bundled SIMULATED sample tiles.
+samples:
+	$(PY) -m railcount.synth.samples sample_tiles
+
+# Regenerate the deterministic benchmark scene set (git-ignored).
+scenes:
+	$(PY) benchmarks/make_scenes.py --out benchmarks/scenes
+
+bench: bench-accuracy bench-speed
+
+bench-accuracy:
+	$(PY) benchmarks/accuracy.py
+
+bench-speed:
+	$(PY) benchmarks/speed.py
