@@ -29,3 +29,7 @@ bench-accuracy:
 
 bench-speed:
 	$(PY) benchmarks/speed.py
+
+# The simulated-beside-real figure in docs/ (needs ../shared/real).
+figures:
+	$(PY) benchmarks/figure_sim_vs_real.py
