@@ -47,8 +47,6 @@ def test_scan_result(yard_tif, yard_result):
     assert all(d.corners_lonlat for d in res.detections)
 
 
-@pytest.mark.xfail(reason="measured: the detector's count misses the truth of dense simulated yards "
-                          "by more than its interval allows on some scenes (see docs/accuracy.md)", strict=False)
 def test_scan_interval_holds_the_truth(yard_tif, yard_result):
     assert yard_result.count_low <= yard_tif[1] <= yard_result.count_high
 
