@@ -117,6 +117,11 @@ HTTP_DEFAULTS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
 }
 
+#: GDAL options while a raster is read window by window: a small block cache
+#: (GDAL's default is 5 % of RAM), since windows share few blocks; it keeps the
+#: memory of a windowed scan bounded by one window. Unless set by the caller.
+WINDOWED_DEFAULTS: dict[str, Any] = {"GDAL_CACHEMAX": 64}
+
 _TRUE = {"1", "true", "yes", "y", "on"}
 _URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _TAG_DATE_RE = re.compile(r"^\s*(\d{4})[-:/.]?(\d{2})[-:/.]?(\d{2})(?!\d)")
@@ -348,14 +353,16 @@ def _env(remote: bool) -> rasterio.Env:
     ``rasterio.Env`` are left alone, so callers (and tests) can shorten the
     timeouts.
     """
-    if not remote:
-        return rasterio.Env()
+    return _defaults_env(HTTP_DEFAULTS if remote else {})
+
+
+def _defaults_env(defaults: dict[str, Any]) -> rasterio.Env:
+    """A rasterio environment setting those of ``defaults`` the caller has not set."""
     try:
         current = rasterio.env.getenv()
     except rasterio.errors.EnvError:
         current = {}
-    opts = {k: v for k, v in HTTP_DEFAULTS.items() if k not in os.environ and k not in current}
-    return rasterio.Env(**opts)
+    return rasterio.Env(**{k: v for k, v in defaults.items() if k not in os.environ and k not in current})
 
 
 @contextlib.contextmanager
@@ -808,25 +815,23 @@ def _polygon_mask(polygon: Any, window: Window) -> np.ndarray:
 
 
 def _tile_windows(region: Window, size: int, overlap: int) -> list[Window]:
-    """Overlapping windows of ``size`` covering ``region`` in row-major order.
+    """Overlapping windows of at most ``size`` covering ``region`` in row-major order.
 
-    Windows keep the full size where the region allows it: the last one in a
-    row or column is shifted back to end at the region's edge.
+    Along each axis the fewest windows that cover the region with at least
+    ``overlap`` shared pixels are made equally large and spread evenly, so no
+    pixel is read more often than the overlap requires.
     """
-    step = size - overlap
 
-    def starts(offset: int, length: int) -> list[int]:
+    def spans(offset: int, length: int) -> tuple[list[int], int]:
         if length <= size:
-            return [offset]
-        out = list(range(offset, offset + length - size + 1, step))
-        if out[-1] + size < offset + length:
-            out.append(offset + length - size)
-        return out
+            return [offset], length
+        n = -(-(length - overlap) // (size - overlap))
+        side = min(size, -(-(length + (n - 1) * overlap) // n) + 1)  # +1: starts are rounded down
+        return [offset + i * (length - side) // (n - 1) for i in range(n)], side
 
-    r0, c0 = int(region.row_off), int(region.col_off)
-    h, w = int(region.height), int(region.width)
-    return [Window(c, r, min(size, w), min(size, h))
-            for r in starts(r0, h) for c in starts(c0, w)]
+    rows, h = spans(int(region.row_off), int(region.height))
+    cols, w = spans(int(region.col_off), int(region.width))
+    return [Window(c, r, w, h) for r in rows for c in cols]
 
 
 def _check_tiling(size: int, overlap: int) -> None:
@@ -1036,9 +1041,9 @@ def iter_windows(
     source : path, URL, or sequence of paths/URLs
         As for :func:`read_raster`.
     size : int
-        Side of a window in pixels.
+        Largest side of a window in pixels.
     overlap : int
-        Pixels shared by neighbouring windows, in ``[0, size)``.
+        Pixels neighbouring windows share at least, in ``[0, size)``.
     aoi, gsd, date
         As for :func:`read_raster`; with an AOI the windows cover its window.
 
@@ -1046,9 +1051,9 @@ def iter_windows(
     ------
     Raster
         One per window, in row-major order, with ``window`` set (offsets in
-        the full file) and ``transform`` adjusted. Windows keep the full
-        ``size`` where the area allows: the last window of a row or column is
-        shifted back to end at the edge. Windows with no valid pixel are
+        the full file) and ``transform`` adjusted. Along each axis the fewest
+        windows that fit are made equally large (at most ``size``) and spread
+        evenly from edge to edge. Windows with no valid pixel are
         yielded too (their mask is all False), so the count matches
         :func:`count_windows`.
 
@@ -1069,7 +1074,7 @@ def iter_windows(
 
 
 def _window_iterator(names: list[str], meta: _Meta, windows: list[Window], polygon: Any) -> Iterator[Raster]:
-    with _Source(names) as src:
+    with _defaults_env(WINDOWED_DEFAULTS), _Source(names) as src:
         for window in windows:
             logger.debug("reading %s window %s", src.name, window)
             pixels, mask = src.read(window, polygon)

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 __all__ = ["scan", "scan_raster", "WINDOW_PX", "OVERLAP_M"]
 
 #: Side of the windows a large raster is read in, in pixels.
-WINDOW_PX = 4096
+WINDOW_PX = 2048
 #: Overlap between windows, metres: more than a car's length plus the context
 #: the features look at, so a car whose centre lies in a window's core is whole.
 OVERLAP_M = 80.0
@@ -197,8 +197,8 @@ def scan(
         n_tracks = max(n_tracks, found.n_tracks)
         found_in.append((r_off, c_off, h, w, raster, found.detections))
     # each window keeps what lies in its core: the seams run through the middle of
-    # each overlap (windows may overlap by more than `overlap` where the last one
-    # of a row or column was shifted back to stay full size)
+    # each overlap (windows may share more than `overlap` pixels: they are made
+    # equally large and spread evenly)
     row_spans = sorted({(r, r + h) for r, _, h, _, _, _ in found_in})
     col_spans = sorted({(c, c + w) for _, c, _, w, _, _ in found_in})
     dets: list[Detection] = []

@@ -145,3 +145,60 @@ def test_too_coarse_says_so():
 def test_bands_first_array_is_refused():
     with pytest.raises(UnsupportedRasterError, match="rows, cols"):
         detect_railcars(np.zeros((3, 50, 60), np.uint8), gsd=0.5)
+
+
+# --------------------------------------------------------------------------- duplicates and the pixel model
+
+
+def _det(row, col, length, width, angle, score):
+    from railcount.results import Detection
+
+    a = np.radians(angle)
+    t, n = np.array([np.sin(a), np.cos(a)]), np.array([np.cos(a), -np.sin(a)])
+    c = np.array([row, col])
+    corners = tuple(tuple(map(float, c + sl * t * length / 2 + sw * n * width / 2))
+                    for sl, sw in ((-1, -1), (1, -1), (1, 1), (-1, 1)))
+    return Detection(row=row, col=col, length_m=length, width_m=width, angle_deg=angle, score=score, track_id=0,
+                     corners_px=corners)
+
+
+def _inside_reference(r, c, det):
+    """Point-in-convex-polygon by the sign of every edge's cross product, one edge at a time."""
+    pts = list(det.corners_px)
+    signs = []
+    for (r0, c0), (r1, c1) in zip(pts, pts[1:] + pts[:1]):
+        signs.append((r1 - r0) * (c - c0) - (c1 - c0) * (r - r0))
+    return all(s >= 0 for s in signs) or all(s <= 0 for s in signs)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_suppress_duplicates_equals_the_all_pairs_rule(seed):
+    from railcount.detect.core import _suppress_duplicates
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    dets = [_det(*rng.uniform(0, 300, 2), rng.uniform(8, 60), rng.uniform(4, 8), rng.uniform(0, 180),
+                 float(rng.uniform())) for _ in range(n)]
+    kept_ref = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        if not any(_inside_reference(d.row, d.col, k) for k in kept_ref):
+            kept_ref.append(d)
+    got = _suppress_duplicates(dets, 0.5)
+    assert got == kept_ref
+    assert 0 < len(got) < n  # the scene is dense enough that some are dropped
+
+
+def test_pixel_model_mask_and_blocks_do_not_change_probabilities():
+    from railcount.detect.model import load_model
+
+    model = load_model("pixel_fine")
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(300, 700, len(model.mean))).astype(np.float32)
+    mask = rng.uniform(size=(300, 700)) > 0.3
+    full = model.predict(feats)
+    masked = model.predict(feats, mask)
+    flat = model.predict(feats.reshape(-1, feats.shape[-1])).reshape(300, 700)
+    np.testing.assert_allclose(full, flat, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(masked[~mask], 0.0)
+    np.testing.assert_allclose(masked[mask], full[mask], rtol=0, atol=1e-6)
+    assert 0.0 <= full.min() and full.max() <= 1.0 and full.std() > 0.01

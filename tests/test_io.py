@@ -497,18 +497,43 @@ def test_iter_windows_cover_the_raster_with_overlap(make_raster):
     offsets = []
     for w in windows:
         win = w.window
-        assert w.shape == (128, 128) and w.full_shape == (300, 200)
+        # 3 x 2 windows of equal size, as small as an overlap of >= 32 px allows
+        assert w.shape == (123, 117) and w.full_shape == (300, 200)
         np.testing.assert_array_equal(
-            w.pixels, full[:, win.row_off:win.row_off + 128, win.col_off:win.col_off + 128])
+            w.pixels, full[:, win.row_off:win.row_off + 123, win.col_off:win.col_off + 117])
         x, y = w.pixel_to_map(0.5, 0.5)
         assert (float(x), float(y)) == pytest.approx(
             tuple(float(v) for v in io.read_raster(path).pixel_to_map(win.row_off + 0.5, win.col_off + 0.5)))
-        seen[win.row_off:win.row_off + 128, win.col_off:win.col_off + 128] += 1
+        seen[win.row_off:win.row_off + 123, win.col_off:win.col_off + 117] += 1
         offsets.append((win.row_off, win.col_off))
     assert seen.min() >= 1
+    # every seam is shared by at least the overlap, and no more than needed
+    assert sorted({o[0] for o in offsets}) == [0, 88, 177] and sorted({o[1] for o in offsets}) == [0, 83]
     assert offsets == sorted(offsets)  # row-major
-    assert offsets == [(0, 0), (0, 72), (96, 0), (96, 72), (172, 0), (172, 72)]
+    assert offsets == [(0, 0), (0, 83), (88, 0), (88, 83), (177, 0), (177, 83)]
     assert [w.window for w in io.iter_windows(path, size=128, overlap=32)] == [w.window for w in windows]
+
+
+@pytest.mark.parametrize("length,size,overlap", [
+    (300, 128, 32), (16384, 2048, 160), (16384, 4096, 160), (2049, 2048, 160), (5000, 1000, 999),
+    (4097, 2048, 0), (333, 17, 16), (10_000, 256, 1),
+])
+def test_tile_windows_cover_with_the_overlap_and_no_more_windows_than_needed(length, size, overlap):
+    from rasterio.windows import Window
+
+    wins = io._tile_windows(Window(7, 3, length, length // 2 + 1), size, overlap)
+    for axis, off, total in ((0, 3, length // 2 + 1), (1, 7, length)):
+        spans = sorted({(int(w.row_off), int(w.height)) if axis == 0 else (int(w.col_off), int(w.width))
+                        for w in wins})
+        starts = [s for s, _ in spans]
+        sides = {n for _, n in spans}
+        assert len(sides) == 1 and max(sides) <= size  # equal windows, never larger than asked
+        side = sides.pop()
+        assert starts[0] == off and starts[-1] + side == off + total  # edge to edge
+        assert all(a + side - b >= overlap for a, b in zip(starts, starts[1:]))  # shared >= overlap
+        if total > size:  # one window fewer could not cover the axis with that overlap
+            n = len(starts)
+            assert (n - 1) * size - (n - 2) * overlap < total
 
 
 def test_iter_windows_small_raster_is_one_window(make_raster):

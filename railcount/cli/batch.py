@@ -26,7 +26,7 @@ _SHOW_FAILED = 10
               help="X.csv (one row per tile) plus X.parquet (GeoParquet, one row per railcar); "
                    "or X.geojson for GeoJSON railcars. Default: MANIFEST-results.csv beside the manifest.")
 @click.option("--window-px", type=click.IntRange(min=256), default=None, metavar="PX",
-              help="Window side for large tiles (default 4096).")
+              help="Window side for large tiles (default 2048; smaller uses less memory).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary to stdout.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar of tiles done on stderr (default: on when stderr is a terminal).")

@@ -262,8 +262,8 @@ def probability_frames(img: np.ndarray, m: np.ndarray, gsd: float, model: PixelM
     out = []
     for angle in _angles(lum, m, gsd, tracks, max_orientations):
         frame, lum_f, valid_f, feats = frame_features(lum, chroma, m, gsd, angle, work_gsd)
-        prob = model.predict(feats)
-        prob[~valid_f] = 0.0
+        prob = model.predict(feats, valid_f)
+        del feats  # before the next direction's features are computed
         if tracks:
             prob[~_corridor(frame, tracks, gsd, m.shape)] = 0.0
         out.append(ProbabilityFrame(frame, lum_f, prob))
@@ -338,30 +338,33 @@ def _car(frame: TrackFrame, prob: np.ndarray, lane: Lane, c0: int, c1: int, gsd:
 
 
 def _suppress_duplicates(dets: list[Detection], gsd: float) -> list[Detection]:
-    """Drop a detection whose centre lies within another, better-scored one's outline."""
+    """Drop a detection whose centre lies within another, better-scored one's outline.
+
+    Detections are visited best score first; only kept detections whose
+    outline can reach a candidate's centre (found with a k-d tree) are tested.
+    """
     if len(dets) < 2:
         return dets
+    from scipy.spatial import cKDTree
+
+    centres = np.array([(d.row, d.col) for d in dets])
+    corners = np.array([d.corners_px if len(d.corners_px) == 4 else [(np.nan, np.nan)] * 4 for d in dets], float)
+    reach = np.nanmax(np.linalg.norm(corners - centres[:, None, :], axis=-1), axis=1)
+    radius = float(np.nanmax(reach)) if np.isfinite(reach).any() else 0.0
+    near = cKDTree(centres).query_ball_point(centres, radius + 1e-9)
     order = sorted(range(len(dets)), key=lambda i: -dets[i].score)
-    kept: list[Detection] = []
+    kept = np.zeros(len(dets), bool)
     for i in order:
-        d = dets[i]
-        if any(_inside(d.row, d.col, k) for k in kept):
-            continue
-        kept.append(d)
-    return kept
+        others = [j for j in near[i] if kept[j]]
+        if not others or not _inside_any(centres[i], corners[others]):
+            kept[i] = True
+    return [dets[i] for i in order if kept[i]]
 
 
-def _inside(r: float, c: float, det: Detection) -> bool:
-    pts = np.asarray(det.corners_px)
-    if pts.shape != (4, 2):
-        return False
-    inside = True
-    sign = 0.0
-    for (r0, c0), (r1, c1) in zip(pts, np.roll(pts, -1, axis=0)):
-        cross = (r1 - r0) * (c - c0) - (c1 - c0) * (r - r0)
-        if sign == 0.0:
-            sign = cross
-        elif cross * sign < 0:
-            inside = False
-            break
-    return inside
+def _inside_any(point: np.ndarray, quads: np.ndarray) -> bool:
+    """True if ``point`` (row, col) lies inside or on any convex quadrilateral of ``quads`` (n, 4, 2)."""
+    p0 = quads
+    p1 = np.roll(quads, -1, axis=1)
+    cross = (p1[..., 0] - p0[..., 0]) * (point[1] - p0[..., 1]) - (p1[..., 1] - p0[..., 1]) * (point[0] - p0[..., 0])
+    inside = (cross >= 0).all(axis=1) | (cross <= 0).all(axis=1)
+    return bool(inside.any())

@@ -61,6 +61,14 @@ def _shift_rows(a: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _max_shifted(a: np.ndarray, shifts: list[int]) -> np.ndarray:
+    """Element-wise maximum of ``a`` shifted along rows by each of ``shifts``."""
+    out = _shift_rows(a, shifts[0]).copy() if shifts[0] == 0 else _shift_rows(a, shifts[0])
+    for k in shifts[1:]:
+        np.maximum(out, _shift_rows(a, k), out=out)
+    return out
+
+
 def _box(a: np.ndarray, rows_px: float, cols_px: float) -> np.ndarray:
     return ndimage.uniform_filter(a, size=(max(1, int(round(rows_px))), max(1, int(round(cols_px)))),
                                   mode="nearest")
@@ -81,67 +89,93 @@ def pixel_features(lum: np.ndarray, chroma: np.ndarray, valid: np.ndarray, gsd: 
     Returns
     -------
     ndarray of float32, shape (rows, cols, len(FEATURE_NAMES))
+        A view of feature planes stored one after the other (not C-contiguous).
     """
     f = np.float32
     g = gsd
-    lum_fine = ndimage.gaussian_filter(lum, max(0.3 / g, 0.5))
+    # one contiguous plane per feature; the caller sees (rows, cols, features)
+    planes = np.empty((len(FEATURE_NAMES),) + lum.shape, f)
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+    def put(name: str, a: np.ndarray) -> None:
+        planes[col[name]] = a
+
+    # Each feature goes into ``out`` as soon as it is known and intermediates are
+    # dropped early: peak memory is the stack plus a handful of frame arrays.
+    # texture and edge strengths are divided by this image's own typical values,
+    # so that sharpness, noise and rail contrast of a sensor do not shift them
+    step = max(1, int(valid.sum()) // 100_000)
+
+    def rel(a: np.ndarray, q: float = 90.0) -> np.ndarray:
+        ref = float(np.percentile(a[valid][::step], q)) if valid.any() else 1.0
+        return a / (ref + 1e-6)
+
+    put("lum_fine", ndimage.gaussian_filter(lum, max(0.3 / g, 0.5)))
     lum_box = _box(lum, _px(1.0, g), _px(3.0, g))
-    chroma_box = _box(chroma, _px(1.0, g), _px(3.0, g))
+    put("lum_box", lum_box)
+    put("chroma_box", _box(chroma, _px(1.0, g), _px(3.0, g)))
 
     # long edges across the track: car sides run a car's length
-    sm = ndimage.gaussian_filter(lum, max(0.4 / g, 0.5))
-    ey = np.abs(ndimage.sobel(sm, axis=0)) / 4.0
+    ey = np.abs(ndimage.sobel(ndimage.gaussian_filter(lum, max(0.4 / g, 0.5)), axis=0)) / 4.0
     ey = _box(ey, 1, _px(4.0, g))
     half_widths = [int(round(_px(w, g))) for w in (1.2, 1.45, 1.7)]
-    up = np.max([_shift_rows(ey, k) for k in half_widths], axis=0)
-    down = np.max([_shift_rows(ey, -k) for k in half_widths], axis=0)
-    edge_min = np.minimum(up, down)
-    edge_max = np.maximum(up, down)
+    up = _max_shifted(ey, half_widths)
+    down = _max_shifted(ey, [-k for k in half_widths])
+    edge_min = rel(np.minimum(up, down))
+    put("edge_min", edge_min)
+    put("edge_min_long", _box(edge_min, 1, _px(10.0, g)))
+    del edge_min
+    put("edge_max", rel(np.maximum(up, down)))
+    del up, down
+    put("edge_centre", rel(ey))
+    del ey
 
     # a car-wide band against the bands either side
     band = _box(lum, _px(2.2, g), _px(3.0, g))
     off = int(round(_px(2.4, g)))
-    side = 0.5 * (_shift_rows(band, off) + _shift_rows(band, -off))
-    bar = band - side
+    bar = band - 0.5 * (_shift_rows(band, off) + _shift_rows(band, -off))
+    del band
+    put("bar_contrast", bar)
+    put("bar_abs", np.abs(bar))
+    put("bar_long", _box(bar, 1, _px(10.0, g)))
+    del bar
 
     # shadows fall beside a car (which side depends on the sun)
     soff = int(round(_px(2.6, g)))
     shadow_up = _shift_rows(lum_box, soff)
     shadow_down = _shift_rows(lum_box, -soff)
+    shadow_min = np.minimum(shadow_up, shadow_down)
+    put("shadow_min", shadow_min)
+    put("shadow_max", np.maximum(shadow_up, shadow_down))
+    del shadow_up, shadow_down
+    put("shadow_depth", _box(lum_box - shadow_min, 1, _px(6.0, g)))
+    del shadow_min
 
     # rails: fine ridges across the track, averaged along it
-    hp = lum - ndimage.gaussian_filter1d(lum, max(0.6 / g, 1.0), axis=0)
-    rail = _box(np.abs(hp), _px(1.6, g), _px(3.0, g))
-    lane_rails = _box(rail * valid, _px(0.6, g), _px(80.0, g)) / np.maximum(
-        _box(valid.astype(f), _px(0.6, g), _px(80.0, g)), 1e-3)
+    rail = _box(np.abs(lum - ndimage.gaussian_filter1d(lum, max(0.6 / g, 1.0), axis=0)), _px(1.6, g), _px(3.0, g))
+    put("lane_rails", rel(_box(rail * valid, _px(0.6, g), _px(80.0, g)) / np.maximum(
+        _box(valid.astype(f), _px(0.6, g), _px(80.0, g)), 1e-3)))
 
     # background from stretches of the same lane where rails are visible
     w = (rail / (np.median(rail[valid]) + 1e-6)).clip(0, 3) ** 2 * valid
-    wsum = _box(w, _px(1.0, g), _px(60.0, g))
-    lane_bg = _box(lum_box * w, _px(1.0, g), _px(60.0, g)) / np.maximum(wsum, 1e-3)
+    lane_bg = _box(lum_box * w, _px(1.0, g), _px(60.0, g))
+    lane_bg /= np.maximum(_box(w, _px(1.0, g), _px(60.0, g)), 1e-3)
+    del w
+    rail = rel(rail)
+    put("rail_texture", rail)
+    put("rail_long", _box(rail, 1, _px(10.0, g)))
+    del rail
     lum_vs_lane = lum_box - lane_bg
+    del lane_bg, lum_box
+    put("lum_vs_lane", lum_vs_lane)
+    put("lum_vs_lane_long", _box(np.abs(lum_vs_lane), 1, _px(10.0, g)))
+    del lum_vs_lane
 
     mean = _box(lum, 1, _px(3.0, g))
     along_std = np.sqrt(np.maximum(_box(lum * lum, 1, _px(3.0, g)) - mean * mean, 0))
-    along_std = _box(along_std, _px(1.5, g), 1)
+    del mean
+    put("along_std", rel(_box(along_std, _px(1.5, g), 1)))
+    del along_std
 
-    # texture and edge strengths relative to this image's own typical values, so
-    # that sharpness, noise and rail contrast of a sensor do not shift them
-    def rel(a: np.ndarray, q: float = 90.0) -> np.ndarray:
-        ref = float(np.percentile(a[valid][:: max(1, int(valid.sum()) // 100_000)], q)) if valid.any() else 1.0
-        return a / (ref + 1e-6)
-
-    ey, edge_min, edge_max = rel(ey), rel(edge_min), rel(edge_max)
-    rail, lane_rails = rel(rail), rel(lane_rails)
-    along_std = rel(along_std)
-
-    feats = np.stack([
-        lum_fine, lum_box, chroma_box, edge_min, edge_max, bar, np.abs(bar),
-        np.minimum(shadow_up, shadow_down), np.maximum(shadow_up, shadow_down),
-        rail, lane_rails, lum_vs_lane, along_std, ey,
-        _box(rail, 1, _px(10.0, g)), _box(edge_min, 1, _px(10.0, g)), _box(bar, 1, _px(10.0, g)),
-        _box(np.abs(lum_vs_lane), 1, _px(10.0, g)),
-        _box(lum_box - np.minimum(shadow_up, shadow_down), 1, _px(6.0, g)),
-    ], axis=-1).astype(f)
-    feats[~valid] = 0.0
-    return feats
+    planes[:, ~valid] = 0.0
+    return np.moveaxis(planes, 0, -1)

@@ -31,31 +31,55 @@ class PixelModel:
     meta: dict[str, Any]
     select: np.ndarray | None = None  # indices of the features the model uses (None: all)
 
-    def predict(self, feats: np.ndarray) -> np.ndarray:
+    def predict(self, feats: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Return the probability of "railcar body" for each feature vector.
+
+        Works through the input in blocks of about 2**16 vectors, so memory
+        beyond the output stays small whatever the input's size.
 
         Parameters
         ----------
         feats : ndarray, shape (..., n_features)
+        mask : ndarray of bool, shape (...), optional
+            Evaluate only where True; elsewhere the output is 0.
 
         Returns
         -------
         ndarray of float32, shape (...)
         """
         shape = feats.shape[:-1]
-        flat = feats.reshape(-1, feats.shape[-1])
+        n = feats.shape[-1]
+        # blocks along the first axis (rows of a frame), flattened one at a time
+        lead = feats.reshape((-1,) + feats.shape[-2:]) if feats.ndim > 2 else feats.reshape(-1, 1, n)
+        keep = None if mask is None else np.asarray(mask, bool).reshape(lead.shape[:2])
+        out = np.zeros(lead.shape[:2], dtype=np.float32)
+        step = max(1, (1 << 16) // max(1, lead.shape[1]))
+        for i in range(0, lead.shape[0], step):
+            block = lead[i : i + step]
+            if keep is None:
+                out[i : i + step] = self._forward(block.reshape(-1, n)).reshape(block.shape[:2])
+            else:
+                m = keep[i : i + step]
+                out[i : i + step][m] = self._forward(block[m])
+        return out.reshape(shape)
+
+    def _forward(self, flat: np.ndarray) -> np.ndarray:
         if self.select is not None:
             flat = flat[:, self.select]
-        x = ((flat - self.mean) / self.scale).astype(np.float32)
-        out = np.empty(x.shape[0], dtype=np.float32)
-        chunk = 1 << 18
-        for i in range(0, x.shape[0], chunk):
-            h = x[i : i + chunk]
-            for w, b in zip(self.weights[:-1], self.biases[:-1]):
-                h = np.maximum(h @ w + b, 0.0)
-            z = (h @ self.weights[-1] + self.biases[-1])[:, 0]
-            out[i : i + chunk] = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-        return out.reshape(shape)
+        h = flat - self.mean
+        h /= self.scale
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = h @ w
+            h += b
+            np.maximum(h, 0.0, out=h)
+        z = (h @ self.weights[-1])[:, 0]
+        z += self.biases[-1][0]
+        # logistic, in place: 1 / (1 + exp(-z))
+        np.clip(z, -30, 30, out=z)
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z += 1.0
+        return np.reciprocal(z, out=z)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays to store with ``numpy.savez``."""
