@@ -181,7 +181,9 @@ def scan(
         from tqdm import tqdm
 
         windows = tqdm(windows, total=total, unit="window", desc="scan", leave=False)
-    found_in: list[tuple[float, float, int, int, "io.Raster", tuple[Detection, ...]]] = []
+    # per window: its offsets, size and georeferenced detections (not its pixels:
+    # peak memory stays one window whatever the number of windows)
+    found_in: list[tuple[float, float, int, int, tuple[Detection, ...]]] = []
     mode, n_tracks, first = "individual", 0, None
     extent = [np.inf, np.inf, -np.inf, -np.inf]  # full-raster row/col extent of the scanned area
     for raster in windows:
@@ -195,20 +197,21 @@ def scan(
         found = _detect_in(raster, tracks, config)
         mode = found.mode
         n_tracks = max(n_tracks, found.n_tracks)
-        found_in.append((r_off, c_off, h, w, raster, found.detections))
+        found_in.append((r_off, c_off, h, w, tuple(_georeference(raster, d, r_off, c_off)
+                                                   for d in found.detections)))
     # each window keeps what lies in its core: the seams run through the middle of
     # each overlap (windows may share more than `overlap` pixels: they are made
     # equally large and spread evenly)
-    row_spans = sorted({(r, r + h) for r, _, h, _, _, _ in found_in})
-    col_spans = sorted({(c, c + w) for _, c, _, w, _, _ in found_in})
+    row_spans = sorted({(r, r + h) for r, _, h, _, _ in found_in})
+    col_spans = sorted({(c, c + w) for _, c, _, w, _ in found_in})
     dets: list[Detection] = []
     cars = 0.0
-    for r_off, c_off, h, w, raster, detections in found_in:
+    for r_off, c_off, h, w, detections in found_in:
         r_lo, r_hi = _core(row_spans, (r_off, r_off + h))
         c_lo, c_hi = _core(col_spans, (c_off, c_off + w))
-        for d in detections:
-            if r_lo <= d.row + r_off < r_hi and c_lo <= d.col + c_off < c_hi:
-                dets.append(_georeference(raster, d, r_off, c_off))
+        for d in detections:  # already in full-raster pixel coordinates
+            if r_lo <= d.row < r_hi and c_lo <= d.col < c_hi:
+                dets.append(d)
                 cars += d.cars
     if first is None:
         raise NoDataError(f"{source}: nothing to scan in the requested area")

@@ -51,6 +51,31 @@ def test_scan_interval_holds_the_truth(yard_tif, yard_result):
     assert yard_result.count_low <= yard_tif[1] <= yard_result.count_high
 
 
+def test_windowed_scan_keeps_no_window_pixels(yard_tif, monkeypatch):
+    """Peak memory is one window: a window's pixels are let go once it has been scanned."""
+    import gc
+    import weakref
+
+    from railcount import io
+
+    refs, alive = [], []
+    real = io.iter_windows
+
+    def watched(*args, **kwargs):
+        for raster in real(*args, **kwargs):
+            gc.collect()
+            alive.append(sum(r() is not None for r in refs))  # earlier windows still held by the scan
+            refs.append(weakref.ref(raster))
+            yield raster
+
+    monkeypatch.setattr(io, "iter_windows", watched)
+    res = scan(yard_tif[0], window_px=300)
+    assert len(refs) >= 4 and res.count > 0
+    # at most the first window (kept for the result's metadata) and the one just scanned,
+    # which the scan's loop variable still holds while the next is read
+    assert max(alive) <= 2
+
+
 def test_windowed_scan_equals_whole_scan(yard_tif, yard_result):
     """Seams: a car whose centre lies in a window's core is found there once."""
     windowed = scan(yard_tif[0], window_px=600)
