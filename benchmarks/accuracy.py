@@ -78,7 +78,7 @@ def simulated(scene_dir: Path, limit: int | None) -> list[dict]:
     specs = benchmark_specs()[:limit] if limit else benchmark_specs()
     scene_dir.mkdir(parents=True, exist_ok=True)
     for i, spec in enumerate(specs):
-        path = scene_dir / f"scene_{i:03d}_SIMULATED.tif"
+        path = scene_dir / f"{spec.name}_SIMULATED.tif"  # as `make scenes` names them
         truth_path = path.with_suffix(".truth.geojson")
         if not path.exists() or not truth_path.exists():
             write_scene(render_scene(spec), path)
