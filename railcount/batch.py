@@ -174,16 +174,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
         https://example.org/cogs/tumangang_2023-10-05.tif,tumangang,
     """
     p = Path(path)
-    if not p.exists():
-        raise ManifestError(f"no such manifest: {path}; check the path")
-    if p.is_dir():
-        raise ManifestError(f"{path} is a folder; give a CSV manifest file")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ManifestError(f"manifest {path} is not UTF-8 text; save it as UTF-8 CSV") from None
-    except OSError as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc.strerror}") from None
+    text = io.read_text(p, what="manifest (CSV)", error=ManifestError)
     lines = [(i, ln) for i, ln in enumerate(text.splitlines(), start=1)
              if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:

@@ -78,6 +78,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, get_args
 
+from . import io
 from .compare import Observation, _overlap_fraction, as_observation, ratio_interval
 from .errors import ClaimError
 from .priors import ESTIMATE_MAX_GSD
@@ -369,10 +370,7 @@ def load_claim(source: str | os.PathLike[str] = TUMANGANG_2023) -> Claim:
     """
     path = Path(source)
     if path.is_file():
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ClaimError(f"cannot read claim file {path}: {exc.strerror}") from None
+        text = io.read_text(path, what="claim file", error=ClaimError)
         origin = str(path)
     else:
         name = str(source)
@@ -383,11 +381,11 @@ def load_claim(source: str | os.PathLike[str] = TUMANGANG_2023) -> Claim:
                 f"claim file {source} does not exist; give a path to a claim TOML file "
                 f"or the name of a bundled claim ({bundled})"
             )
-        raw = resource.read_bytes()
+        text = resource.read_text(encoding="utf-8")
         origin = f"bundled:{name}"
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ClaimError(f"claim file {origin} is not valid TOML: {exc}") from None
     return parse_claim(data, origin=origin)
 

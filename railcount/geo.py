@@ -289,9 +289,9 @@ def validate_bbox(bbox: Any, *, what: str = "AOI") -> BBox:
     try:
         values = [float(v) for v in bbox]
     except (TypeError, ValueError):
-        raise AOIError(f"{what} must be four numbers west,south,east,north in degrees, got {bbox!r}") from None
+        raise AOIError(f"{what} must be 4 numbers west,south,east,north in degrees, got {bbox!r}") from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise AOIError(f"{what} must be four numbers west,south,east,north in degrees, got {bbox!r}")
+        raise AOIError(f"{what} must be 4 numbers west,south,east,north in degrees, got {bbox!r}")
     w, s, e, n = values
     if not (-180 <= w <= 180 and -180 <= e <= 180):
         raise AOIError(f"{what} longitudes must lie in [-180, 180], got west={w:g}, east={e:g}")

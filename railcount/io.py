@@ -58,6 +58,7 @@ from .errors import (
     InputError,
     NoDataError,
     OutputError,
+    RailcountError,
     TileNotFoundError,
     TileReadError,
     UnsupportedRasterError,
@@ -73,6 +74,7 @@ __all__ = [
     "count_windows",
     "parse_aoi",
     "read_geojson",
+    "read_text",
     "date_from_tags",
     "date_from_name",
     "SUPPORTED_DTYPES",
@@ -1115,18 +1117,41 @@ def read_geojson(path: str | os.PathLike[str]) -> dict[str, Any]:
     InputError
         If the file is missing, not UTF-8 JSON, or not a GeoJSON object.
     """
-    p = Path(path)
+    return _parse_geojson_text(read_text(path, what="GeoJSON file"), str(path))
+
+
+def read_text(path: str | os.PathLike[str], *, what: str = "file", hint: str = "check the path",
+              error: type[RailcountError] = InputError) -> str:
+    """Read a small UTF-8 text file a user named (GeoJSON, manifest, claim, site list).
+
+    Parameters
+    ----------
+    path : path-like
+        ``~`` is expanded; a UTF-8 byte-order mark is dropped.
+    what : str
+        What the file is, for messages ("batch manifest", "claim file", ...).
+    hint : str
+        What to do when the file does not exist.
+    error : RailcountError subclass
+        The error to raise.
+
+    Raises
+    ------
+    error
+        With a one-line message if the file does not exist, is a folder, is
+        not UTF-8 text or cannot be read.
+    """
+    p = Path(path).expanduser()
     if not p.exists():
-        raise InputError(f"no such GeoJSON file: {path}; check the path")
+        raise error(f"no such {what}: {path}; {hint}")
     if p.is_dir():
-        raise InputError(f"{path} is a folder, not a GeoJSON file")
+        raise error(f"{path} is a folder; give a {what}")
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        return p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"{path} is not a GeoJSON file: it is not UTF-8 text") from None
+        raise error(f"{what} {path} is not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    return _parse_geojson_text(text, str(path))
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 def _parse_geojson_text(text: str, where: str) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from . import io
 from .errors import AOIError
+from .geo import validate_bbox
 from .types import BBox
 
 __all__ = ["Site", "load_sites", "get_site", "check_bbox", "SITES_ENV", "MERCATOR_MAX_LAT"]
@@ -75,7 +77,9 @@ class Site:
 
 
 def check_bbox(bbox: Iterable[float], *, name: str = "bbox") -> BBox:
-    """Check a lon/lat bounding box and return it as a tuple of floats.
+    """Check a lon/lat bounding box for fetching and return it as a tuple of floats.
+
+    As :func:`railcount.geo.validate_bbox`, and within the web-mercator latitude range.
 
     Parameters
     ----------
@@ -94,26 +98,10 @@ def check_bbox(bbox: Iterable[float], *, name: str = "bbox") -> BBox:
         If the box does not have 4 finite numbers, is empty or inverted, crosses
         the antimeridian, or lies outside the web-mercator latitude range.
     """
-    try:
-        values = tuple(float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise AOIError(f"{name} must be 4 numbers: west south east north (lon/lat degrees)") from None
-    if len(values) != 4:
-        raise AOIError(f"{name} must be 4 numbers: west south east north (lon/lat degrees); got {len(values)}")
-    if not all(math.isfinite(v) for v in values):
-        raise AOIError(f"{name} {values} has a value that is not a finite number")
-    w, s, e, n = values
-    if not (-180.0 <= w <= 180.0 and -180.0 <= e <= 180.0):
-        raise AOIError(f"{name} longitudes must lie in [-180, 180]; got west={w}, east={e} "
-                       "(give west south east north, in that order)")
+    w, s, e, n = validate_bbox(bbox, what=name)
     if not (-MERCATOR_MAX_LAT <= s <= MERCATOR_MAX_LAT and -MERCATOR_MAX_LAT <= n <= MERCATOR_MAX_LAT):
-        raise AOIError(f"{name} latitudes must lie within +-{MERCATOR_MAX_LAT:.4f}; got south={s}, north={n} "
-                       "(give west south east north, in that order)")
-    if not w < e:
-        raise AOIError(f"{name} west ({w}) must be less than east ({e}); boxes across the antimeridian "
-                       "are not supported: split them in two")
-    if not s < n:
-        raise AOIError(f"{name} south ({s}) must be less than north ({n}); give west south east north")
+        raise AOIError(f"{name} latitudes must lie within +-{MERCATOR_MAX_LAT:.4f} (the web-mercator range of "
+                       f"tiles and most catalogues); got south={s:g}, north={n:g}")
     return (w, s, e, n)
 
 
@@ -158,13 +146,8 @@ def _parse(text: str, source: str) -> dict[str, Site]:
 
 def _read_user_file(path: str | os.PathLike[str]) -> dict[str, Site]:
     p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AOIError(f"sites file {p} does not exist; check the path given with --sites "
-                       f"or {SITES_ENV}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AOIError(f"sites file {p} cannot be read: {exc}") from None
+    text = io.read_text(p, what="sites file", hint=f"check the path given with --sites or {SITES_ENV}",
+                        error=AOIError)
     return _parse(text, str(p))
 
 

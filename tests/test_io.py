@@ -760,3 +760,19 @@ def test_geo_validate_bbox_accepts_and_rejects():
         geo.validate_bbox([1, 2, 3, float("inf")])
     with pytest.raises(AOIError, match="longitudes"):
         geo.validate_bbox([-200, 2, 3, 4])
+
+
+def test_read_text_messages_say_what_and_what_to_do(tmp_path):
+    from railcount.errors import ManifestError
+
+    good = tmp_path / "m.csv"
+    good.write_bytes("\ufefftile\nä.tif\n".encode("utf-8"))
+    assert io.read_text(good) == "tile\nä.tif\n"  # the byte-order mark is dropped
+    with pytest.raises(ManifestError, match=r"^no such manifest: .*missing.csv; check the path$"):
+        io.read_text(tmp_path / "missing.csv", what="manifest", error=ManifestError)
+    with pytest.raises(InputError, match="is a folder; give a GeoJSON file"):
+        io.read_text(tmp_path, what="GeoJSON file")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("tile\nm\xfcnchen.tif\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8 text; save it as UTF-8"):
+        io.read_text(latin)

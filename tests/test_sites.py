@@ -100,9 +100,9 @@ def test_malformed_site_files(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_missing_file_and_unknown_site(tmp_path: Path) -> None:
-    with pytest.raises(AOIError, match="does not exist"):
+    with pytest.raises(AOIError, match="no such sites file"):
         load_sites(tmp_path / "nope.toml", env=NO_ENV)
-    with pytest.raises(AOIError, match="does not exist"):
+    with pytest.raises(AOIError, match="no such sites file"):
         load_sites(env={"RAILCOUNT_SITES": str(tmp_path / "nope.toml")})
     with pytest.raises(AOIError, match="unknown site 'atlantis'.*khasan.*tumangang"):
         get_site("atlantis", env=NO_ENV)
