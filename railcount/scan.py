@@ -22,7 +22,7 @@ from . import io
 from .detect import DetectorConfig, detect_railcars
 from .detect.calibration import count_interval
 from .errors import NoDataError, ResolutionTooCoarseError
-from .priors import ESTIMATE_MAX_GSD, counting_mode
+from .priors import ESTIMATE_MAX_GSD, counting_mode, max_cars_in
 from .results import Detection, ScanResult
 from .types import BBox
 
@@ -117,7 +117,8 @@ def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None,
 
 
 def _result(raster, source, dets, mode, cars, n_tracks, shape, bounds, elapsed) -> ScanResult:
-    count, low, high, conf = count_interval(cars, mode)
+    capacity = max_cars_in(float(shape[0]) * float(shape[1]) * raster.gsd ** 2)
+    count, low, high, conf = count_interval(cars, mode, capacity=capacity)
     return ScanResult(
         source=str(source), count=count, count_low=low, count_high=high, confidence=conf, mode=mode,
         gsd=raster.gsd, date=raster.date, date_source=raster.date_source, crs=raster.crs_string,

@@ -202,3 +202,34 @@ def test_pixel_model_mask_and_blocks_do_not_change_probabilities():
     np.testing.assert_array_equal(masked[~mask], 0.0)
     np.testing.assert_allclose(masked[mask], full[mask], rtol=0, atol=1e-6)
     assert 0.0 <= full.min() and full.max() <= 1.0 and full.std() > 0.01
+
+
+# --------------------------------------------------------------------------- count intervals
+
+
+def test_count_interval_without_an_upper_bound_from_calibration_uses_the_physical_one():
+    from railcount.detect.calibration import count_interval
+    from railcount.priors import max_cars_in
+
+    cal = {"confidence": 0.9, "estimate": {"rel_q_low": -1.0, "rel_q_high": -0.3, "rel_median": -0.5,
+                                           "abs_small": 0.0}}
+    cap = max_cars_in(200 * 300.0)
+    assert 500 < cap < 2000  # 6 ha of tracks packed with the shortest cars
+    assert count_interval(0, "estimate", cal, capacity=cap) == (0, 0, cap, 0.9)  # nothing found: anything up to full
+    count, low, high, _ = count_interval(12, "estimate", cal, capacity=cap)
+    assert count == 24 and low >= count and high == cap  # bias-corrected, and the truth may be far above
+    with pytest.raises(ValueError, match="capacity"):
+        count_interval(0, "estimate", cal)
+    ind = {"confidence": 0.9, "individual": {"rel_q_low": -0.2, "rel_q_high": 0.2, "abs_small": 1}}
+    assert count_interval(40, "individual", ind, capacity=45)[2] == 45  # never above what fits
+
+
+def test_scan_of_a_coarse_tile_with_nothing_found_does_not_claim_zero(tmp_path):
+    from conftest import build_raster
+    from railcount.priors import max_cars_in
+    from railcount.scan import scan
+
+    path = build_raster(tmp_path / "flat.tif", res=1.5, shape=(200, 300), data=np.full((3, 200, 300), 90, np.uint8))
+    res = scan(path)
+    assert res.mode == "estimate" and res.count == 0
+    assert res.count_low == 0 and res.count_high == max_cars_in(200 * 300 * 1.5 ** 2) > 0

@@ -5,7 +5,9 @@ training and benchmark scenes), the relative count error ``(found - true) / true
 of each mode, and stores its quantiles in ``railcount/data/calibration.json``.
 A count ``n`` then has the interval of true counts consistent with those
 errors, widened by the absolute error seen on scenes with few cars. Estimates (0.8-3 m)
-are first divided by ``1 + median`` relative error, their measured bias.
+are first divided by ``1 + median`` relative error, their measured bias. Where the
+validation scenes include total misses, no count bounds the truth from above: the
+upper end is then the most cars the scanned area could physically hold.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def load_calibration() -> dict[str, Any]:
         return _DEFAULT
 
 
-def count_interval(n: float, mode: str, calibration: dict[str, Any] | None = None) -> tuple[int, int, int, float]:
+def count_interval(n: float, mode: str, calibration: dict[str, Any] | None = None, *,
+                   capacity: int | None = None) -> tuple[int, int, int, float]:
     """Return ``(count, low, high, confidence)`` for ``n`` cars found in ``mode``.
 
     Parameters
@@ -46,6 +49,16 @@ def count_interval(n: float, mode: str, calibration: dict[str, Any] | None = Non
     mode : {"individual", "estimate"}
     calibration : dict, optional
         Defaults to the packaged calibration.
+    capacity : int, optional
+        Most cars the scanned area could hold (:func:`railcount.priors.max_cars_in`).
+        When the validation scenes of ``mode`` include ones where the
+        detector missed every car, a count cannot bound how many were missed:
+        the upper end is then ``capacity``. Required in that case.
+
+    Raises
+    ------
+    ValueError
+        If the interval is unbounded by the calibration and ``capacity`` is not given.
 
     Examples
     --------
@@ -61,7 +74,15 @@ def count_interval(n: float, mode: str, calibration: dict[str, Any] | None = Non
     count = int(round(n))
     lo_rel, hi_rel, slack = float(m["rel_q_low"]), float(m["rel_q_high"]), float(m["abs_small"])
     low = math.floor(n / (1.0 + hi_rel) - slack) if n > 0 else 0
-    high = math.ceil(n / (1.0 + lo_rel) + slack) if 1.0 + lo_rel > 0 else math.ceil(3 * n + slack)
+    if 1.0 + lo_rel > 0:
+        high = math.ceil(n / (1.0 + lo_rel) + slack)
+        if capacity is not None:
+            high = min(high, capacity)
+    elif capacity is not None:
+        high = capacity  # total misses happen: only the physical bound holds
+    else:
+        raise ValueError(f"the {mode} calibration has seen total misses, so the count's upper bound "
+                         "needs the area's capacity")
     low = max(0, min(low, count))
     high = max(high, count)
     return count, low, high, float(cal.get("confidence", 0.9))
