@@ -631,8 +631,8 @@ def findings(data: dict[str, Any]) -> str:
     if r45:
         out += ["", f"The largest window is a full one whose tracks run at 45 degrees (the 2k45 tile): it peaks at "
                 f"{r45['scan_peak_rss_mb']} MB. With the default window a scan stays under 1.5 GB at any track "
-                "angle until a tile holds several hundred thousand detections; `--window-px` (batch) and "
-                "`window_px=` lower the window's share."]
+                "angle until a tile holds several hundred thousand detections; `--window-px` (scan, batch) "
+                "lowers the window's share."]
     out += [
         "",
         "### Can the speed target be met?",

@@ -76,6 +76,15 @@ def test_windowed_scan_keeps_no_window_pixels(yard_tif, monkeypatch):
     assert max(alive) <= 2
 
 
+def test_cli_scan_in_smaller_windows(yard_tif, yard_result):
+    res = run("scan", yard_tif[0], "--window-px", 600, "--json", "--no-progress")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert abs(summary["count"] - yard_result.count) <= max(2, 0.15 * yard_result.count)
+    bad = run("scan", yard_tif[0], "--window-px", 10)
+    assert bad.exit_code == 2 and "--window-px" in bad.output
+
+
 def test_windowed_scan_equals_whole_scan(yard_tif, yard_result):
     """Seams: a car whose centre lies in a window's core is found there once."""
     windowed = scan(yard_tif[0], window_px=600)

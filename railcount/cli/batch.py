@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from .options import window_option
+
 __all__ = ["batch", "format_report"]
 
 #: Failed tiles listed by name in the human summary (all are in the CSV).
@@ -25,8 +27,7 @@ _SHOW_FAILED = 10
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="X.csv (one row per tile) plus X.parquet (GeoParquet, one row per railcar); "
                    "or X.geojson for GeoJSON railcars. Default: MANIFEST-results.csv beside the manifest.")
-@click.option("--window-px", type=click.IntRange(min=256), default=None, metavar="PX",
-              help="Window side for large tiles (default 2048; smaller uses less memory).")
+@window_option
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary to stdout.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar of tiles done on stderr (default: on when stderr is a terminal).")

@@ -23,3 +23,7 @@ gsd_option = click.option(
 date_option = click.option(
     "--date", default=None, metavar="YYYY-MM-DD",
     help="Acquisition date, when the file's tags and name do not give it.")
+window_option = click.option(
+    "--window-px", type=click.IntRange(min=256), default=None, metavar="PX",
+    help="Largest window, in pixels, that tiles are scanned in (default 2048, which peaks near 1 GB of "
+         "memory; memory grows with the window's area).")

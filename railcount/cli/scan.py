@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import aoi_option, date_option, gsd_option
+from .options import aoi_option, date_option, gsd_option, window_option
 
 
 @click.command()
@@ -22,9 +22,10 @@ from .options import aoi_option, date_option, gsd_option
 @click.option("--overlay", "overlay_path", type=click.Path(dir_okay=False),
               help="Write a PNG of the tile with every detection outlined.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary to stdout.")
+@window_option
 @click.option("--progress/--no-progress", default=None, help="Progress bar over windows of large tiles "
               "(default: on when stderr is a terminal).")
-def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, progress):
+def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, window_px, progress):
     """Count the railcars in TILE (a GeoTIFF/COG path or http(s) URL).
 
     \b
@@ -45,7 +46,10 @@ def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, pro
 
     tracks = io.read_geojson(tracks_path) if tracks_path else None
     show = sys.stderr.isatty() if progress is None else progress
-    result = run_scan(tile, aoi=aoi, tracks=tracks, gsd=gsd, date=date, progress=show)
+    from ..scan import WINDOW_PX
+
+    result = run_scan(tile, aoi=aoi, tracks=tracks, gsd=gsd, date=date, progress=show,
+                      window_px=window_px or WINDOW_PX)
     if out_path:
         io.write_json(out_path, result.to_geojson())
     if overlay_path:
