@@ -14,14 +14,14 @@ import datetime as _dt
 import logging
 import os
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from . import io
 from .detect import DetectorConfig, detect_railcars
 from .detect.calibration import count_interval
-from .errors import NoDataError, ResolutionTooCoarseError
+from .errors import InputError, NoDataError, ResolutionTooCoarseError
 from .priors import ESTIMATE_MAX_GSD, counting_mode, max_cars_in
 from .results import Detection, ScanResult
 from .types import BBox
@@ -136,6 +136,7 @@ def scan(
     date: _dt.date | str | None = None,
     progress: bool = False,
     window_px: int = WINDOW_PX,
+    workers: int = 1,
     config: DetectorConfig | None = None,
 ) -> ScanResult:
     """Count the railcars in a raster file or URL.
@@ -155,6 +156,9 @@ def scan(
         Show a progress bar over windows (stderr).
     window_px : int
         Window side for large rasters.
+    workers : int
+        Processes that scan the windows of a large raster side by side (each
+        needs one window's memory). The result does not depend on it.
     config : DetectorConfig, optional
 
     Returns
@@ -176,30 +180,30 @@ def scan(
         return dataclasses.replace(res, elapsed_s=time.perf_counter() - t0)
     overlap = int(np.ceil(OVERLAP_M / float(info["gsd_m"])))
     overlap = min(overlap, window_px // 2)
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
     windows = io.iter_windows(source, size=window_px, overlap=overlap, aoi=aoi, gsd=gsd, date=date)
     total = io.count_windows(source, size=window_px, overlap=overlap, aoi=aoi)
+    results = _window_results(windows, tracks, config, workers)
     if progress:
         from tqdm import tqdm
 
-        windows = tqdm(windows, total=total, unit="window", desc="scan", leave=False)
+        results = tqdm(results, total=total, unit="window", desc="scan", leave=False)
     # per window: its offsets, size and georeferenced detections (not its pixels:
-    # peak memory stays one window whatever the number of windows)
+    # peak memory stays one window per worker whatever the number of windows)
     found_in: list[tuple[float, float, int, int, tuple[Detection, ...]]] = []
     mode, n_tracks, first = "individual", 0, None
     extent = [np.inf, np.inf, -np.inf, -np.inf]  # full-raster row/col extent of the scanned area
-    for raster in windows:
+    for raster, found in results:
         first = first or raster
-        win = raster.window
-        r_off, c_off = (float(win.row_off), float(win.col_off)) if win is not None else (0.0, 0.0)
+        r_off, c_off = _offsets(raster)
         h, w = raster.shape
         extent = [min(extent[0], r_off), min(extent[1], c_off), max(extent[2], r_off + h), max(extent[3], c_off + w)]
-        if not raster.mask.any():
+        if found is None:  # no valid pixel
             continue
-        found = _detect_in(raster, tracks, config)
-        mode = found.mode
-        n_tracks = max(n_tracks, found.n_tracks)
-        found_in.append((r_off, c_off, h, w, tuple(_georeference(raster, d, r_off, c_off)
-                                                   for d in found.detections)))
+        mode = found[0]
+        n_tracks = max(n_tracks, found[1])
+        found_in.append((r_off, c_off, h, w, found[2]))
     # each window keeps what lies in its core: the seams run through the middle of
     # each overlap (windows may share more than `overlap` pixels: they are made
     # equally large and spread evenly)
@@ -220,6 +224,53 @@ def scan(
     bounds = _bounds_lonlat(first, extent)
     shape = (int(extent[2] - extent[0]), int(extent[3] - extent[1]))
     return _result(first, source, tuple(dets), mode, cars, n_tracks, shape, bounds, time.perf_counter() - t0)
+
+
+def _offsets(raster: "io.Raster") -> tuple[float, float]:
+    win = raster.window
+    return (float(win.row_off), float(win.col_off)) if win is not None else (0.0, 0.0)
+
+
+def _scan_window(raster: "io.Raster", tracks: dict[str, Any] | None, config: DetectorConfig | None
+                 ) -> tuple[str, int, tuple[Detection, ...]]:
+    """Mode, tracks and detections (in full-raster pixel coordinates, georeferenced) of one window."""
+    found = _detect_in(raster, tracks, config)
+    r_off, c_off = _offsets(raster)
+    return found.mode, found.n_tracks, tuple(_georeference(raster, d, r_off, c_off) for d in found.detections)
+
+
+def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | None,
+                    config: DetectorConfig | None, workers: int
+                    ) -> Iterator[tuple["io.Raster", tuple[str, int, tuple[Detection, ...]] | None]]:
+    """Yield each window with what :func:`_scan_window` found in it (None if it has no valid pixel), in order.
+
+    With several workers, windows are scanned in a process pool; at most
+    ``workers + 1`` windows are read ahead, so memory stays bounded.
+    """
+    if workers == 1:
+        for raster in windows:
+            yield raster, (_scan_window(raster, tracks, config) if raster.mask.any() else None)
+        return
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread) as pool:
+        pending: deque = deque()
+        for raster in windows:
+            pending.append((raster, pool.submit(_scan_window, raster, tracks, config) if raster.mask.any() else None))
+            while len(pending) > workers:
+                raster_done, fut = pending.popleft()
+                yield raster_done, (fut.result() if fut is not None else None)
+        while pending:
+            raster_done, fut = pending.popleft()
+            yield raster_done, (fut.result() if fut is not None else None)
+
+
+def _one_blas_thread() -> None:
+    """Pool initializer: the processes share the cores, so each does its matrix products on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _core(spans: list[tuple[float, float]], span: tuple[float, float]) -> tuple[float, float]:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from conftest import build_raster
 from railcount.cli import cli
-from railcount.errors import ResolutionTooCoarseError
+from railcount.errors import InputError, ResolutionTooCoarseError
 from railcount.scan import scan
 
 GSD = 0.4
@@ -77,12 +77,23 @@ def test_windowed_scan_keeps_no_window_pixels(yard_tif, monkeypatch):
 
 
 def test_cli_scan_in_smaller_windows(yard_tif, yard_result):
-    res = run("scan", yard_tif[0], "--window-px", 600, "--json", "--no-progress")
+    res = run("scan", yard_tif[0], "--window-px", 600, "--workers", 2, "--json", "--no-progress")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert abs(summary["count"] - yard_result.count) <= max(2, 0.15 * yard_result.count)
     bad = run("scan", yard_tif[0], "--window-px", 10)
     assert bad.exit_code == 2 and "--window-px" in bad.output
+
+
+def test_windows_scanned_in_parallel_give_the_same_result(yard_tif):
+    serial = scan(yard_tif[0], window_px=600)
+    parallel = scan(yard_tif[0], window_px=600, workers=2)
+    assert parallel.count == serial.count > 0
+    assert parallel.detections == serial.detections
+    assert (parallel.count_low, parallel.count_high, parallel.n_tracks) == (
+        serial.count_low, serial.count_high, serial.n_tracks)
+    with pytest.raises(InputError, match="workers"):
+        scan(yard_tif[0], window_px=600, workers=0)
 
 
 def test_windowed_scan_equals_whole_scan(yard_tif, yard_result):

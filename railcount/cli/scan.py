@@ -23,9 +23,12 @@ from .options import aoi_option, date_option, gsd_option, window_option
               help="Write a PNG of the tile with every detection outlined.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary to stdout.")
 @window_option
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Processes that scan the windows of a large tile side by side; each needs one window's "
+                   "memory. The count does not depend on it.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar over windows of large tiles "
               "(default: on when stderr is a terminal).")
-def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, window_px, progress):
+def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, window_px, workers, progress):
     """Count the railcars in TILE (a GeoTIFF/COG path or http(s) URL).
 
     \b
@@ -38,6 +41,7 @@ def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, win
       railcount scan tile.tif
       railcount scan tile.tif --out cars.geojson --overlay cars.png
       railcount scan https://example.org/cog.tif --aoi 130.60,42.41,130.62,42.43 --json
+      railcount scan big_mosaic.tif --workers 4 --progress
     """
     import sys
 
@@ -49,7 +53,7 @@ def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, win
     from ..scan import WINDOW_PX
 
     result = run_scan(tile, aoi=aoi, tracks=tracks, gsd=gsd, date=date, progress=show,
-                      window_px=window_px or WINDOW_PX)
+                      window_px=window_px or WINDOW_PX, workers=workers)
     if out_path:
         io.write_json(out_path, result.to_geojson())
     if overlay_path:
