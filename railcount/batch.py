@@ -496,6 +496,8 @@ def _run_local(todo: Mapping[str, Task], finished: _Done, *, fn: Callable[..., d
     died: the pool is then restarted, each of those tiles is tried once alone
     (so that only the culprit fails), and the batch goes on.
     """
+    from .scan import one_blas_thread
+
     ctx = multiprocessing.get_context("spawn")  # no fork: GDAL and BLAS threads do not survive it
     queue = list(todo.items())
     queue.reverse()  # pop() from the end keeps manifest order
@@ -511,7 +513,7 @@ def _run_local(todo: Mapping[str, Task], finished: _Done, *, fn: Callable[..., d
                     part = _error_part(task, _DIED, 0.0)
             finished(key, part)
             continue
-        pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+        pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=one_blas_thread if n > 1 else None)
         running: dict[cf.Future, tuple[str, Task]] = {}
         try:
             while queue or running:

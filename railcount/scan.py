@@ -251,10 +251,12 @@ def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | Non
         for raster in windows:
             yield raster, (_scan_window(raster, tracks, config) if raster.mask.any() else None)
         return
+    import multiprocessing
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread) as pool:
+    ctx = multiprocessing.get_context("spawn")  # no fork: GDAL and BLAS threads do not survive it
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=one_blas_thread) as pool:
         pending: deque = deque()
         for raster in windows:
             pending.append((raster, pool.submit(_scan_window, raster, tracks, config) if raster.mask.any() else None))
@@ -266,7 +268,7 @@ def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | Non
             yield raster_done, (fut.result() if fut is not None else None)
 
 
-def _one_blas_thread() -> None:
+def one_blas_thread() -> None:
     """Pool initializer: the processes share the cores, so each does its matrix products on one thread."""
     from threadpoolctl import threadpool_limits
 
