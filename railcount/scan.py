@@ -286,8 +286,7 @@ def _core(spans: list[tuple[float, float]], span: tuple[float, float]) -> tuple[
 def _bounds_lonlat(raster: "io.Raster", extent: list[float]) -> BBox | None:
     if raster.transform is None or raster.crs is None:
         return None
-    win = raster.window
-    r_off, c_off = (float(win.row_off), float(win.col_off)) if win is not None else (0.0, 0.0)
+    r_off, c_off = _offsets(raster)
     rr = np.array([extent[0], extent[0], extent[2], extent[2]]) - r_off
     cc = np.array([extent[1], extent[3], extent[1], extent[3]]) - c_off
     lon, lat = raster.pixel_to_lonlat(rr, cc)
