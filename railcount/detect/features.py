@@ -63,7 +63,7 @@ def _shift_rows(a: np.ndarray, k: int) -> np.ndarray:
 
 def _max_shifted(a: np.ndarray, shifts: list[int]) -> np.ndarray:
     """Element-wise maximum of ``a`` shifted along rows by each of ``shifts``."""
-    out = _shift_rows(a, shifts[0]).copy() if shifts[0] == 0 else _shift_rows(a, shifts[0])
+    out = _shift_rows(a, shifts[0]).copy()  # a fresh array even for a shift of 0
     for k in shifts[1:]:
         np.maximum(out, _shift_rows(a, k), out=out)
     return out
@@ -100,10 +100,10 @@ def pixel_features(lum: np.ndarray, chroma: np.ndarray, valid: np.ndarray, gsd: 
     def put(name: str, a: np.ndarray) -> None:
         planes[col[name]] = a
 
-    # Each feature goes into ``out`` as soon as it is known and intermediates are
-    # dropped early: peak memory is the stack plus a handful of frame arrays.
-    # texture and edge strengths are divided by this image's own typical values,
-    # so that sharpness, noise and rail contrast of a sensor do not shift them
+    # Each feature goes into ``planes`` as soon as it is known and intermediates
+    # are dropped early: peak memory is the stack plus a handful of frame arrays.
+    # Texture and edge strengths are divided by this image's own typical values,
+    # so that sharpness, noise and rail contrast of a sensor do not shift them.
     step = max(1, int(valid.sum()) // 100_000)
 
     def rel(a: np.ndarray, q: float = 90.0) -> np.ndarray:
