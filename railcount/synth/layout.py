@@ -6,12 +6,18 @@ runs along the yard axis, ``w`` across it, and the axis bends with a constant
 curvature (``V = w + curvature * u**2 / 2`` before rotating to map
 coordinates). A track is a lane at a fixed ``w`` over ``[u_start, u_end]``,
 optionally entered and left by turnouts (smooth S-curves from a neighbouring
-lane) or ended by a buffer stop. Cars are rectangles centred on a lane,
-tangent to it.
+lane) or ended by a buffer stop; a crossover is a track of its own that leaves
+one lane at a turnout, runs straight at 1:9 to 1:12 and joins the neighbouring
+lane at a second turnout. Cars are rectangles centred on a lane, tangent to it.
+
+Three independent random streams keep a site stable: the site seed draws the
+geometry (tracks, buildings, masts), a second stream of it the crossovers, and
+the style seed the look of every track (:class:`TrackLook`) and of the floor.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -21,7 +27,7 @@ import numpy as np
 from ..priors import CAR_TYPES, COUPLING_GAP_M, GAUGE_M, TRACK_SPACING_M
 from .spec import SceneSpec, TruthCar
 
-__all__ = ["YardFrame", "Track", "Box", "PlacedCar", "Layout", "make_layout", "CapacityError"]
+__all__ = ["YardFrame", "Track", "TrackLook", "Box", "PlacedCar", "Layout", "make_layout", "CapacityError"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +99,81 @@ def _smoothstep(t: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def _crossover_ramp(t: np.ndarray, length: float, slope: float, curve: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lateral shift and its slope along a crossover, ``t`` metres from its start (of ``length``).
+
+    A turnout curve of constant curvature over ``curve`` metres, a straight at
+    ``slope`` and a second curve back to parallel: ``|shift|`` runs from 0 to
+    ``slope * (length - curve)``.
+    """
+    t = np.clip(t, 0.0, length)
+    back = length - t
+    shift = np.where(t < curve, 0.5 * slope * t * t / curve,
+                     np.where(back < curve, slope * (length - curve) - 0.5 * slope * back * back / curve,
+                              slope * (t - 0.5 * curve)))
+    grad = slope * np.minimum(1.0, np.minimum(t, back) / curve)
+    return shift, grad
+
+
+@dataclass(frozen=True)
+class TrackLook:
+    """How a track looks from above; drawn per track from the style seed.
+
+    Attributes
+    ----------
+    rails : {"polished", "rusty"}
+        Rail heads polished bright by wheels (running lines) or rusted dark
+        (sidings, little-used tracks).
+    head : (r, g, b)
+        Albedo of the rail head (0.072 m wide).
+    foot : (r, g, b)
+        Albedo of the rail foot and web seen either side of the head (dark
+        rust and grease), 0.15 m over all.
+    rail_contrast : float
+        0-1: how strongly foot, web and the stained ballast beside each rail
+        darken; dust and fresh ballast make rails faint, grease makes them strong.
+    stain_m : float
+        Width of the band of rust- and brake-dust-stained ballast along each rail, metres.
+    sleepers : {"concrete", "timber"}
+    sleeper : (r, g, b)
+        Sleeper albedo: light grey concrete or dark brown timber.
+    sleeper_pitch, sleeper_width : float
+        Sleeper spacing (0.55-0.65 m) and width across the track, metres.
+    sleeper_cover : float
+        0-1: how much ballast hides the sleepers (it varies sleeper by sleeper).
+    bed_half_m : float
+        Half the width of the ballast bed (beds of 3.2-5 m).
+    bed_edge_m : float
+        Width of the sloping shoulder over which the bed fades into the floor, metres.
+    ballast : (r, g, b)
+        Ballast albedo (grey, brown-grey, dark, rusty or fresh light granite).
+    crib : float
+        0-1: how much darker the ballast between the sleepers is than on the
+        shoulders (fines, brake dust): the 2.6-3 m dark strip of a real track bed.
+    weeds : float
+        0-1: how overgrown the bed is.
+    dirt : float
+        0-1: oil and dirt darkening the bed between the rails.
+    """
+
+    rails: str
+    head: tuple[float, float, float]
+    foot: tuple[float, float, float]
+    rail_contrast: float
+    stain_m: float
+    sleepers: str
+    sleeper: tuple[float, float, float]
+    sleeper_pitch: float
+    sleeper_width: float
+    sleeper_cover: float
+    bed_half_m: float
+    bed_edge_m: float
+    ballast: tuple[float, float, float]
+    crib: float
+    weeds: float
+    dirt: float
+
+
 @dataclass(frozen=True)
 class Track:
     """A track: a lane at offset ``offset`` over ``[u_start, u_end]`` with optional turnouts.
@@ -101,6 +182,11 @@ class Track:
     from the other lane over ``[u_start - length, u_start]`` (or away from this
     lane over ``[u_end, u_end + length]``). Without a lead the track ends at a
     buffer stop.
+
+    A crossover (``kind="crossover"``) has ``cross = (to_offset, slope, curve)``:
+    it leaves the lane at ``offset`` at ``u_start`` on a turnout curve of
+    ``curve`` metres (constant curvature), runs straight with ``|dw/du| = slope``
+    and joins the lane at ``to_offset`` at ``u_end`` on a second curve.
     """
 
     track_id: int
@@ -111,9 +197,8 @@ class Track:
     lead_out: tuple[float, float] | None = None
     gauge: str = "1435"
     kind: str = "yard"
-    rails: str = "rusty"
-    sleepers: str = "concrete"
-    ballast_shade: float = 1.0
+    look: TrackLook | None = None
+    cross: tuple[float, float, float] | None = None
 
     @property
     def extent(self) -> tuple[float, float]:
@@ -122,10 +207,21 @@ class Track:
         b = self.u_end + (self.lead_out[1] if self.lead_out else 0.0)
         return a, b
 
+    @property
+    def buffer_stops(self) -> tuple[bool, bool]:
+        """Whether the track ends at a buffer stop at ``u_start`` and at ``u_end``."""
+        if self.cross is not None:
+            return False, False
+        return self.lead_in is None, self.lead_out is None
+
     def offset_at(self, u: np.ndarray) -> np.ndarray:
         """Centreline ``w`` at ``u`` (NaN outside the track)."""
         u = np.asarray(u, dtype=np.float64)
         w = np.full(u.shape, self.offset, dtype=np.float64)
+        if self.cross:
+            to, slope, curve = self.cross
+            w = w + math.copysign(1.0, to - self.offset) * _crossover_ramp(u - self.u_start, self.u_end - self.u_start,
+                                                                          slope, curve)[0]
         if self.lead_in:
             o, L = self.lead_in
             t = (u - (self.u_start - L)) / L
@@ -138,9 +234,13 @@ class Track:
         return np.where((u >= a) & (u <= b), w, np.nan)
 
     def slope_at(self, u: np.ndarray) -> np.ndarray:
-        """``dw/du`` of the centreline (non-zero on turnouts only)."""
+        """``dw/du`` of the centreline (non-zero on turnouts and crossovers only)."""
         u = np.asarray(u, dtype=np.float64)
         g = np.zeros(u.shape)
+        if self.cross:
+            to, slope, curve = self.cross
+            g = math.copysign(1.0, to - self.offset) * _crossover_ramp(u - self.u_start, self.u_end - self.u_start,
+                                                                       slope, curve)[1]
         if self.lead_in:
             o, L = self.lead_in
             t = np.clip((u - (self.u_start - L)) / L, 0, 1)
@@ -203,6 +303,7 @@ class Layout:
     objects: tuple[Box, ...]
     yard_w: tuple[float, float]
     yard_floor: tuple[float, float, float]
+    floor_kind: str = "gravel"
     extras: dict = field(default_factory=dict)
 
 
@@ -342,15 +443,19 @@ def make_layout(spec: SceneSpec) -> Layout:
     frame = YardFrame(cx, cy, angle, spec.curvature * (1 if site.random() < 0.5 else -1))
 
     # --- tracks
+    style = np.random.default_rng(np.random.SeedSequence([spec.look_seed, 17]))
+    palette = _site_palette(style)
     spacings = site.uniform(*TRACK_SPACING_M, size=max(0, spec.n_tracks - 1))
     offsets = np.concatenate([[0.0], np.cumsum(spacings)])
     offsets = offsets - offsets.mean() + shift
     gauges = _gauges(spec, site, spec.n_tracks)
     tracks: list[Track] = []
     if spec.layout == "station":
-        tracks = _station_tracks(spec, site, offsets, gauges, ext)
+        tracks = _station_tracks(spec, site, style, palette, offsets, gauges, ext)
     else:
-        tracks = _yard_tracks(spec, site, offsets, gauges, ext)
+        tracks = _yard_tracks(spec, site, style, palette, offsets, gauges, ext)
+    cross_rng = np.random.default_rng(np.random.SeedSequence([spec.site_seed, 13]))
+    tracks += _crossovers(spec, cross_rng, style, palette, frame, tracks, bounds)
 
     # --- cars
     cars_rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 23]))
@@ -359,13 +464,14 @@ def make_layout(spec: SceneSpec) -> Layout:
     # --- ground, look-alikes, masts
     w_lo, w_hi = float(offsets.min()) - 2.5, float(offsets.max()) + 2.5
     floor = {
-        "gravel": (165, 165, 163),
+        "gravel": palette["gravel"],
         "soil": (150, 132, 108),
         "vegetated": (110, 122, 80),
+        "ballast": palette["ballast"],
     }[spec.ground]
     floor = _jitter(site, floor, 0.03)
     ground, objects = _surroundings(spec, site, frame, (w_lo, w_hi), ext, tracks)
-    return Layout(frame, tuple(tracks), tuple(cars), tuple(ground), tuple(objects), (w_lo, w_hi), floor)
+    return Layout(frame, tuple(tracks), tuple(cars), tuple(ground), tuple(objects), (w_lo, w_hi), floor, spec.ground)
 
 
 def _gauges(spec: SceneSpec, rng: np.random.Generator, n: int) -> list[str]:
@@ -379,15 +485,57 @@ def _gauges(spec: SceneSpec, rng: np.random.Generator, n: int) -> list[str]:
     return out
 
 
-def _track_style(rng: np.random.Generator, kind: str) -> dict:
+#: Ballast albedos: weathered grey, brown-grey (limestone, rust and dust), dark
+#: (basalt, oil), rusty brown, fresh light granite.
+_BALLASTS = ((134, 132, 126), (128, 120, 108), (94, 90, 85), (120, 106, 94), (156, 153, 146))
+_BALLAST_P = (0.35, 0.27, 0.13, 0.1, 0.15)
+#: Light grey yard gravel (as at Muttenz) and a sandier variant.
+_GRAVELS = ((162, 164, 166), (170, 166, 156))
+_RUSTY_HEADS = ((104, 78, 60), (86, 70, 58), (120, 94, 72), (70, 62, 56))
+
+
+def _site_palette(rng: np.random.Generator) -> dict:
+    """Site-wide tendencies of the look: the usual ballast, how many rails shine, concrete or timber, ..."""
     return dict(
-        rails="bright" if (kind == "main" or rng.random() < 0.25) else "rusty",
-        sleepers="concrete" if rng.random() < 0.65 else "timber",
-        ballast_shade=float(rng.uniform(0.85, 1.12)),
+        ballast=_jitter(rng, _BALLASTS[int(rng.choice(len(_BALLASTS), p=_BALLAST_P))], 0.04),
+        gravel=_jitter(rng, _GRAVELS[int(rng.integers(len(_GRAVELS)))], 0.03),
+        p_polished=float(rng.uniform(0.1, 0.6)),
+        p_concrete=float(rng.uniform(0.2, 0.95)),
+        contrast=float(rng.uniform(0.35, 1.0)),
+        weedy=float(rng.uniform(0.0, 0.5)) if rng.random() < 0.4 else 0.0,
     )
 
 
-def _yard_tracks(spec, rng, offsets, gauges, ext) -> list[Track]:
+def _track_look(rng: np.random.Generator, palette: dict, kind: str) -> TrackLook:
+    """The look of one track: mostly the site's, sometimes renewed or neglected."""
+    polished = rng.random() < (0.85 if kind == "main" else palette["p_polished"])
+    concrete = rng.random() < palette["p_concrete"]
+    if rng.random() < 0.75:
+        ballast = _jitter(rng, palette["ballast"], 0.04)
+    else:
+        ballast = _jitter(rng, _BALLASTS[int(rng.integers(len(_BALLASTS)))], 0.05)
+    weedy = rng.random() < (0.15 + palette["weedy"]) * (0.3 if kind == "main" else 1.0)
+    return TrackLook(
+        rails="polished" if polished else "rusty",
+        head=_jitter(rng, (196, 194, 190) if polished else _RUSTY_HEADS[int(rng.integers(len(_RUSTY_HEADS)))], 0.05),
+        foot=_jitter(rng, (50, 43, 38), 0.1),
+        rail_contrast=float(np.clip(palette["contrast"] + rng.normal(0, 0.12), 0.25, 1.0)),
+        stain_m=float(rng.uniform(0.15, 0.45)),
+        sleepers="concrete" if concrete else "timber",
+        sleeper=_jitter(rng, (172, 168, 160) if concrete else (80, 66, 54), 0.06),
+        sleeper_pitch=float(rng.uniform(0.55, 0.65)),
+        sleeper_width=float(rng.uniform(0.24, 0.30) if concrete else rng.uniform(0.22, 0.28)),
+        sleeper_cover=float(rng.uniform(0.0, 0.4)),
+        bed_half_m=1.6 + 0.9 * float(rng.random()) ** 1.5,
+        bed_edge_m=float(rng.uniform(0.3, 1.2)),
+        ballast=ballast,
+        crib=float(rng.uniform(0.05, 0.3)),
+        weeds=float(rng.uniform(0.05, 0.5)) if weedy else 0.0,
+        dirt=float(rng.uniform(0.1, 0.4)) if rng.random() < 0.35 else 0.0,
+    )
+
+
+def _yard_tracks(spec, rng, style, palette, offsets, gauges, ext) -> list[Track]:
     n = len(offsets)
     n_main = 0 if n < 3 else int(rng.integers(1, 3))
     tracks: list[Track] = []
@@ -421,13 +569,12 @@ def _yard_tracks(spec, rng, offsets, gauges, ext) -> list[Track]:
                 if ja <= b and jb >= b + L:
                     lead_out = (float(offsets[int(j)]), L)
                     break
-        tracks.append(
-            Track(i, float(offsets[i]), a, b, lead_in, lead_out, gauges[i], kind, **_track_style(rng, kind))
-        )
+        tracks.append(Track(i, float(offsets[i]), a, b, lead_in, lead_out, gauges[i], kind,
+                            _track_look(style, palette, kind)))
     return tracks
 
 
-def _station_tracks(spec, rng, offsets, gauges, ext) -> list[Track]:
+def _station_tracks(spec, rng, style, palette, offsets, gauges, ext) -> list[Track]:
     """A through station: one main line across the scene, the other tracks leave it at both ends."""
     n = len(offsets)
     main = n // 2
@@ -435,7 +582,8 @@ def _station_tracks(spec, rng, offsets, gauges, ext) -> list[Track]:
     span = ext * 0.55
     for i in range(n):
         if i == main:
-            tracks.append(Track(i, float(offsets[i]), -ext, ext, None, None, gauges[i], "main", **_track_style(rng, "main")))
+            tracks.append(Track(i, float(offsets[i]), -ext, ext, None, None, gauges[i], "main",
+                                _track_look(style, palette, "main")))
             continue
         # turnouts fan out from the neighbour towards the main line
         toward = i + 1 if i < main else i - 1
@@ -445,7 +593,7 @@ def _station_tracks(spec, rng, offsets, gauges, ext) -> list[Track]:
         b = span - stagger * 0.3
         tracks.append(
             Track(i, float(offsets[i]), a - stagger, b + stagger, (float(offsets[toward]), L),
-                  (float(offsets[toward]), L), gauges[i], "station", **_track_style(rng, "yard"))
+                  (float(offsets[toward]), L), gauges[i], "station", _track_look(style, palette, "station"))
         )
     # neighbour-lane extents must cover the turnouts: make inner tracks longer than outer ones
     fixed = []
@@ -454,9 +602,81 @@ def _station_tracks(spec, rng, offsets, gauges, ext) -> list[Track]:
             k = abs(t.track_id - main)
             a = -span - 20.0 + k * (t.lead_in[1] + 5.0)
             b = span + 20.0 - k * (t.lead_out[1] + 5.0)
-            t = Track(t.track_id, t.offset, a, b, t.lead_in, t.lead_out, t.gauge, t.kind, t.rails, t.sleepers, t.ballast_shade)
+            t = dataclasses.replace(t, u_start=a, u_end=b)
         fixed.append(t)
     return fixed
+
+
+#: Crossover turnouts: slopes 1:9 to 1:12 on curves of 190-300 m radius.
+_CROSSOVER_RATIO = (9.0, 12.0)
+_TURNOUT_RADIUS_M = (190.0, 300.0)
+#: Clearance kept between a crossover and any other turnout on the same lane, metres.
+_JUNCTION_CLEARANCE_M = 10.0
+
+
+def _lane_junctions(tracks: list[Track]) -> dict[float, list[tuple[float, float]]]:
+    """``u`` intervals of each lane (keyed by offset) taken by the turnouts of other tracks."""
+    busy: dict[float, list[tuple[float, float]]] = {}
+    for t in tracks:
+        if t.lead_in:
+            busy.setdefault(t.lead_in[0], []).append((t.u_start - t.lead_in[1], t.u_start))
+        if t.lead_out:
+            busy.setdefault(t.lead_out[0], []).append((t.u_end, t.u_end + t.lead_out[1]))
+    return busy
+
+
+def _crossovers(spec, rng, style, palette, frame: YardFrame, tracks: list[Track], bounds) -> list[Track]:
+    """Crossovers between neighbouring lanes of one gauge, inside the scene and clear of other turnouts.
+
+    Each is a track of its own (``kind="crossover"``, ids after the parallel
+    tracks): a turnout off one lane, a straight at 1:9 to 1:12 and a turnout
+    onto the neighbouring lane, going either way.
+    """
+    n = int(rng.choice(4, p=(0.35, 0.3, 0.2, 0.15))) if spec.crossovers is None else spec.crossovers
+    lanes = sorted(tracks, key=lambda t: t.offset)
+    pairs = [(a, b) for a, b in zip(lanes, lanes[1:])
+             if a.gauge == b.gauge or "dual" in (a.gauge, b.gauge)]
+    busy = _lane_junctions(tracks)
+    c = _JUNCTION_CLEARANCE_M
+    out: list[Track] = []
+    for _ in range(40 * n if pairs else 0):
+        if len(out) == n:
+            break
+        a, b = pairs[int(rng.integers(len(pairs)))]
+        if rng.random() < 0.5:  # which way the diagonal runs
+            a, b = b, a
+        slope = 1.0 / float(rng.uniform(*_CROSSOVER_RATIO))
+        curve = float(rng.uniform(*_TURNOUT_RADIUS_M)) * slope
+        length = abs(b.offset - a.offset) / slope + curve
+        ivs = [_visible_interval(frame, t, bounds, 5.0) for t in (a, b)]
+        if None in ivs:
+            continue
+        lo = max(iv[0] for iv in ivs) + c
+        hi = min(iv[1] for iv in ivs) - c - length
+        if hi <= lo:
+            continue
+        u0 = float(rng.uniform(lo, hi))
+        u1 = u0 + length
+        if any(p < u1 + c and q > u0 - c for t in (a, b) for p, q in busy.get(t.offset, [])):
+            continue
+        look = dataclasses.replace(_track_look(style, palette, "crossover"), ballast=a.look.ballast)
+        gauge = b.gauge if a.gauge == "dual" else a.gauge
+        out.append(Track(len(tracks) + len(out), a.offset, u0, u1, None, None, gauge, "crossover", look,
+                         (b.offset, slope, curve)))
+        for t in (a, b):
+            busy.setdefault(t.offset, []).append((u0, u1))
+    if spec.crossovers is not None and len(out) < n:
+        logger.warning("only %d of %d crossovers fit between the tracks of this scene", len(out), n)
+    return out
+
+
+def _cut(intervals: list[list[float]], lo: float, hi: float, shortest: float) -> list[list[float]]:
+    """``intervals`` without ``[lo, hi]``, dropping pieces shorter than ``shortest``."""
+    out = []
+    for a, b in intervals:
+        pieces = [(a, min(b, lo)), (max(a, hi), b)] if lo < b and hi > a else [(a, b)]
+        out.extend([p, q] for p, q in pieces if q - p > shortest)
+    return out
 
 
 def _consist_sizes(rng: np.random.Generator, n: int) -> list[int]:
@@ -481,16 +701,21 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
         return []
     margin = 2.5
     free: dict[int, list[list[float]]] = {}
+    crossings = [x for x in tracks if x.kind == "crossover"]
     for t in tracks:
-        iv = _visible_interval(frame, t, bounds, margin + 1.8)
+        iv = _visible_interval(frame, t, bounds, margin + 1.8) if t.kind != "crossover" else None
         if iv is None:
             continue
         s0, s1 = float(frame.arclength(iv[0])), float(frame.arclength(iv[1]))
         # keep the half-length of the car off the image edge: cars are placed by body extent
-        s0 += margin
-        s1 -= margin
-        if s1 - s0 > 12.0:
-            free[t.track_id] = [[s0, s1]]
+        ivs = [[s0 + margin, s1 - margin]]
+        # no car stands on a crossover's turnouts (nor beside its diagonal)
+        for x in crossings:
+            if t.offset in (x.offset, x.cross[0]):
+                ivs = _cut(ivs, float(frame.arclength(x.u_start)) - 2.0, float(frame.arclength(x.u_end)) + 2.0, 12.0)
+        ivs = [iv for iv in ivs if iv[1] - iv[0] > 12.0]
+        if ivs:
+            free[t.track_id] = ivs
     capacity = sum(b - a for ivs in free.values() for a, b in ivs)
     types = list(spec.car_types)
     wagon_types = [t for t in types if t != "locomotive"] or types
@@ -501,8 +726,8 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
     queue = list(sizes)
     while queue:
         k = queue.pop(0)
-        # build the consist's cars
-        block = rng.random() < 0.65
+        # build the consist's cars: long consists are mostly unit trains of one type and colour
+        block = rng.random() < (0.85 if k >= 8 else 0.55)
         ctype_block = str(rng.choice(wagon_types))
         base = {t: _PALETTE[t][int(rng.integers(len(_PALETTE[t])))] for t in CAR_TYPES}
         jit = 0.03 if block else 0.12
@@ -552,6 +777,8 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
             del free[tid]
         occupied_tracks.add(tid)
         track = tracks[tid]
+        if rng.random() < 0.12:  # dusty cars the colour of the ballast they stand on (low contrast)
+            base = {t: _jitter(rng, track.look.ballast, 0.04) for t in CAR_TYPES}
         flip = rng.random() < 0.5
         s = start
         order = list(range(k)) if not flip else list(range(k))[::-1]
@@ -657,7 +884,7 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
                 ground.append(Box("platform", *at(u, wedge + sgn * (2.2 + width / 2)), L, width, heading(u), 0.8,
                                   (178, 176, 170), key=next(key)))
     # trees and scrub
-    n_trees = int(rng.poisson(25 * (ext / 250) ** 2 * (0.5 + 0.5 * (spec.ground != "gravel"))))
+    n_trees = int(rng.poisson(25 * (ext / 250) ** 2 * (0.5 + 0.5 * (spec.ground in ("soil", "vegetated")))))
     for _ in range(n_trees):
         u = float(rng.uniform(-ext, ext))
         wq = float(rng.uniform(-ext, ext))
@@ -669,9 +896,15 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
     if spec.masts:
         spacing = float(rng.uniform(50, 70))
         u = float(rng.uniform(-spacing, 0)) - ext
+        # wide yards: portals also stand on masts between tracks, every few tracks
+        lanes = sorted(t.offset for t in tracks if t.kind != "crossover")
+        every = int(rng.integers(3, 7))
+        between = [(p + q) / 2 for p, q in zip(lanes[every - 1::every], lanes[every::every])]
         while u < ext:
             a_w, b_w = w_lo - 1.5, w_hi + 1.5
-            for wm in (a_w, b_w):
+            centres = np.array([t.offset_at(np.array(u)) for t in tracks], dtype=np.float64)
+            inner = [wm for wm in between if not (np.abs(centres - wm) < 1.9).any()]
+            for wm in (a_w, b_w, *inner):
                 objects.append(Box("mast", *at(u, wm), 0.7, 0.7, heading(u), 9.5, (175, 175, 170), key=next(key)))
             objects.append(Box("beam", *at(u, (a_w + b_w) / 2), b_w - a_w, 1.0, heading(u) + 90.0, 8.8,
                                (170, 170, 166), overhead=True, key=next(key)))

@@ -6,7 +6,10 @@ platforms, look-alikes, railcars with type-specific tops, masts. Alongside the
 albedo a height map is drawn; shadows are cast by marching the height map
 towards the sun, so cars shade the ballast and lower neighbours, gondola walls
 shade their loads and masts throw long thin shadows across tracks. Overhead
-members (gantry beams, cantilever arms) throw detached shadows.
+members (gantry beams, cantilever arms) throw detached shadows. Rails are
+thinner than the fine grid: each is drawn as exact line coverages of its head,
+its dark foot, the stained ballast beside it and its own shadow (which falls
+away from the sun), so it reads as a thin line of clear contrast at any GSD.
 
 Every texture is world-anchored (:mod:`railcount.synth.noise`), so any window
 renders the same pixels as the whole scene would.
@@ -21,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import noise as nz
-from .layout import Box, Layout, PlacedCar, Track
+from .layout import Box, Layout, PlacedCar, Track, TrackLook
 
 __all__ = ["Canvas", "render_window", "Lighting"]
 
@@ -58,6 +61,7 @@ class Canvas:
         self.z = np.zeros((nr, nc), dtype=np.float32)
         self.cosi: np.ndarray | None = None  # set by render_window
         self.overhead_shadow = np.zeros((nr, nc), dtype=np.float32)
+        self.weed_noise: np.ndarray | None = None  # set by the first weedy or dirty track
 
     def window(self, xmin: float, xmax: float, ymin: float, ymax: float, pad: float = 0.0):
         """Slices and centre coordinates of the canvas pixels inside a map bbox (or None)."""
@@ -116,8 +120,9 @@ _COVER = {
     "grass": (92, 116, 60),
     "dry": (142, 138, 96),
     "soil": (156, 138, 110),
-    "gravel": (150, 148, 140),
 }
+#: Size of a ballast stone's texture cell, metres.
+_STONE_M = 0.3
 
 
 def _draw_ground(cv: Canvas, layout: Layout) -> None:
@@ -145,7 +150,11 @@ def _draw_ground(cv: Canvas, layout: Layout) -> None:
     inside = np.clip(0.5 + (half + edge_noise - np.abs(W - mid)) / 1.5, 0, 1).astype(np.float32)
     floor = np.asarray(layout.yard_floor, np.float32)[:, None, None]
     weeds = 0.5 * np.clip((n2 - 0.7) / 0.15, 0, 1) * np.clip((n1 - 0.45) / 0.3, 0, 1)
-    ftex = (0.93 + 0.1 * n3 + 0.08 * g)[None]
+    if layout.floor_kind == "ballast":  # a yard-wide ballast bed: stony, without a grid
+        stone = cv.noise(105, rs, cs, _STONE_M, octaves=2)
+        ftex = (0.8 + 0.3 * stone + 0.14 * g + 0.06 * n3)[None]
+    else:
+        ftex = (0.93 + 0.1 * n3 + 0.08 * g)[None]
     yard = floor * ftex * (1 - 0.6 * weeds[None]) + grass * (0.6 * weeds[None]) * ftex
     cv.albedo += (yard - cv.albedo) * inside[None]
     cv._U, cv._W = U, W  # reused by the track drawer
@@ -178,77 +187,184 @@ def _draw_flat(cv: Canvas, box: Box) -> None:
 
 
 # --------------------------------------------------------------------------- tracks
-_BALLAST = np.asarray((100, 92, 82), np.float32)
-_SLEEPER = {"concrete": np.asarray((168, 164, 156), np.float32), "timber": np.asarray((74, 62, 52), np.float32)}
+#: Weeds in a ballast bed.
+_WEED = np.asarray((96, 108, 70), np.float32)
+#: Height of a rail above the sleepers, metres: its shadow is this times cot(sun elevation) long.
+_RAIL_HEIGHT_M = 0.17
+#: Rail head and foot widths (UIC 60 / R65 class rails), metres.
+_HEAD_M, _FOOT_M = 0.072, 0.15
+#: Darkening by one rail of full contrast, albedo (0-255) times metres across it: rails of
+#: ``rail_contrast`` 0.25-1 darken 2.5-10; a rail at Muttenz (0.25 m) darkens about 5.
+_RAIL_SIGNAL = 10.0
 
 
-def _draw_track(cv: Canvas, layout: Layout, track: Track) -> None:
+@dataclass
+class _TrackPixels:
+    """The fine pixels near one track and their track coordinates.
+
+    ``d`` is the distance across the track (positive to the left of the yard
+    axis), ``s`` the position along it (lines of equal ``s`` are square to the
+    track, so sleepers are too), ``heading`` the track's direction (radians
+    counter-clockwise from east), ``grain`` per-pixel noise; ``bed_end`` and
+    ``rail_end`` fade the ballast (which runs 3 m past a buffer stop) and the
+    rails and sleepers out at the track's ends.
+    """
+
+    track: Track
+    r: np.ndarray
+    c: np.ndarray
+    d: np.ndarray
+    s: np.ndarray
+    heading: np.ndarray
+    grain: np.ndarray
+    bed_end: np.ndarray
+    rail_end: np.ndarray
+
+
+def _track_pixels(cv: Canvas, layout: Layout, track: Track) -> _TrackPixels | None:
+    """The canvas pixels within reach of the track's ballast bed (``None`` if there are none)."""
     U, W = cv._U, cv._W
     a, b = track.extent
-    # cheap preselection on the straightened coordinate
-    near = (np.abs(W - track.offset) < 2.6)
-    if track.lead_in or track.lead_out:
-        lo = min(track.offset, *(o for o, _ in (l for l in (track.lead_in, track.lead_out) if l)))
-        hi = max(track.offset, *(o for o, _ in (l for l in (track.lead_in, track.lead_out) if l)))
-        near = (W > lo - 2.6) & (W < hi + 2.6)
-    near &= (U > a - 2.0) & (U < b + 2.0)
-    idx = np.nonzero(near)
-    if idx[0].size == 0:
-        return
-    u = U[idx]
-    w = W[idx]
-    woff = track.offset_at(u)
-    slope = layout.frame.curvature * u + track.slope_at(u)
-    d = (w - np.nan_to_num(woff, nan=1e9)) / np.sqrt(1.0 + slope * slope)
-    s = layout.frame.arclength(u)
+    look = track.look
+    reach = look.bed_half_m + look.bed_edge_m / 2 + 0.3
+    lanes = [track.offset] + [lead[0] for lead in (track.lead_in, track.lead_out) if lead]
+    if track.cross:
+        lanes.append(track.cross[0])
+    near = (W > min(lanes) - reach) & (W < max(lanes) + reach) & (U > a - 3.5) & (U < b + 3.5)
+    r, c = np.nonzero(near)
+    u = U[r, c]
+    sv = layout.frame.curvature * u + track.slope_at(u)
+    d = (W[r, c] - np.nan_to_num(track.offset_at(u), nan=1e9)) / np.sqrt(1.0 + sv * sv)
+    keep = np.abs(d) < reach
+    if not keep.any():
+        return None
+    r, c, u, sv, d = r[keep], c[keep], u[keep], sv[keep], d[keep]
     f = cv.f
-    # ends: ballast runs a few metres past a buffer stop
-    end_cov = np.clip(0.5 + (u - (a - (0 if track.lead_in else 3.0))) / f, 0, 1) * np.clip(
-        0.5 + ((b + (0 if track.lead_out else 3.0)) - u) / f, 0, 1)
+    start_stop, end_stop = track.buffer_stops
+    bed_end = np.clip(0.5 + (u - (a - 3.0 * start_stop)) / f, 0, 1) * np.clip(0.5 + (b + 3.0 * end_stop - u) / f, 0, 1)
     rail_end = np.clip(0.5 + (u - a) / f, 0, 1) * np.clip(0.5 + (b - u) / f, 0, 1)
+    grain = (nz.uniform(cv.seed + 301, r + cv.r0, c + cv.c0) - 0.5).astype(np.float32)
+    heading = (math.radians(layout.frame.angle_deg) + np.arctan(sv)).astype(np.float32)
+    return _TrackPixels(track, r, c, d.astype(np.float32), layout.frame.arclength(u) + d * sv, heading, grain,
+                        bed_end.astype(np.float32), rail_end.astype(np.float32))
+
+
+def _weed_noise(cv: Canvas) -> np.ndarray:
+    """Patchy noise (metre-scale clumps in 6 m patches) for weeds and dirt, computed once per window."""
+    if cv.weed_noise is None:
+        rs, cs = slice(0, cv.nr), slice(0, cv.nc)
+        cv.weed_noise = cv.noise(310, rs, cs, 6.0, octaves=3)
+    return cv.weed_noise
+
+
+def _draw_bed(cv: Canvas, tp: _TrackPixels) -> None:
+    """The ballast bed: stones, a ragged shoulder, weeds and dirt."""
+    look = tp.track.look
+    d = tp.d
     ad = np.abs(d)
-    bed = np.clip((2.0 - ad) / 0.7, 0, 1) * end_cov
-    r, c = idx
-    rr = r + cv.r0
-    cc = c + cv.c0
-    g = (nz.uniform(cv.seed + 301, rr, cc) - 0.5).astype(np.float32)
-    stone = nz.uniform(cv.seed + 302, np.floor(s / 0.3).astype(np.int64), np.floor(d / 0.3).astype(np.int64)).astype(np.float32)
-    ballast = _BALLAST[:, None] * track.ballast_shade * (0.86 + 0.2 * stone + 0.16 * g)[None]
+    stone = nz.uniform(cv.seed + 302, np.floor(tp.s / _STONE_M).astype(np.int64),
+                       np.floor(d / _STONE_M).astype(np.int64)).astype(np.float32)
+    bed = np.clip(0.5 + (look.bed_half_m + 0.25 * (stone - 0.5) - ad) / look.bed_edge_m, 0, 1) * tp.bed_end
+    half = (1.3 if tp.track.gauge == "1435" else 1.375) + 0.15  # the sleeper ends and a little more
+    crib = 1 - look.crib * np.clip(0.5 + (half - ad) / 0.3, 0, 1)
+    col = np.asarray(look.ballast, np.float32)[:, None] * (crib * (0.86 + 0.2 * stone + 0.16 * tp.grain))[None]
+    if look.weeds or look.dirt:
+        patches = _weed_noise(cv)[tp.r, tp.c]
+        if look.dirt:  # oil and dirt between the rails
+            between = np.clip(1.2 - ad / 0.8, 0, 1)
+            col = col * (1 - look.dirt * between * (0.4 + 0.8 * patches))[None]
+        if look.weeds:
+            weed = np.clip((patches - (1 - look.weeds)) / 0.12, 0, 1) * stone
+            col += (_WEED[:, None] * (0.8 + 0.4 * stone)[None] - col) * weed[None]
+    alb = cv.albedo[:, tp.r, tp.c]
+    alb += (col - alb) * bed[None]
+    cv.albedo[:, tp.r, tp.c] = alb
+
+
+def _draw_sleepers(cv: Canvas, tp: _TrackPixels) -> None:
+    """Sleepers square to the track, partly buried in ballast."""
+    track, look, f = tp.track, tp.track.look, cv.f
+    half = (2.6 if track.gauge == "1435" else 2.75) / 2
+    m = np.abs(tp.d) < half + f
+    d, s = tp.d[m], tp.s[m]
+    k = np.floor(s / look.sleeper_pitch)
+    along = _line_cov(s - (k + 0.5) * look.sleeper_pitch, look.sleeper_width, f)
+    vis = 1.0 - look.sleeper_cover * nz.uniform(cv.seed + 303 + track.track_id, k.astype(np.int64))
+    cov = (along * _edge(half, d, f) * vis * tp.rail_end[m]).astype(np.float32)
+    col = np.asarray(look.sleeper, np.float32)[:, None] * (0.92 + 0.1 * tp.grain[m])[None]
+    r, c = tp.r[m], tp.c[m]
     alb = cv.albedo[:, r, c]
-    alb += (ballast - alb) * bed[None].astype(np.float32)
-    # sleepers
-    pitch = 0.6 if track.sleepers == "concrete" else 0.55
-    sw = 0.26 if track.sleepers == "concrete" else 0.24
-    slen = 2.6 if track.gauge == "1435" else 2.75
-    k = np.floor(s / pitch)
-    phase = s - (k + 0.5) * pitch
-    along = _line_cov(phase, sw, f)
-    vis = (0.55 + 0.45 * nz.uniform(cv.seed + 303 + track.track_id, k.astype(np.int64))).astype(np.float32)
-    across = _edge(slen / 2, d, f)
-    cov_s = (along * across * vis * rail_end).astype(np.float32)
-    sl = _SLEEPER[track.sleepers][:, None] * (0.92 + 0.1 * g)[None]
-    alb += (sl - alb) * cov_s[None]
-    # rails (head width 0.07 m) with a dark web/shadow line beside each
+    alb += (col - alb) * cov[None]
+    cv.albedo[:, r, c] = alb
+
+
+def _stain_strength(look: TrackLook) -> float:
+    """How much the ballast along each rail is darkened, so that the rail reads as a dark line.
+
+    Chosen so that head, foot and stain together darken the bed around them
+    (ballast and sleepers) by ``_RAIL_SIGNAL * rail_contrast`` (shadows add to
+    that): a polished head, brighter than the bed, never cancels its dark
+    foot and stain into an invisible rail.
+    """
+    share = look.sleeper_width / look.sleeper_pitch * (1 - look.sleeper_cover / 2)
+    bed = (1 - share) * float(np.mean(look.ballast)) * (1 - look.crib) + share * float(np.mean(look.sleeper))
+    foot = 0.35 + 0.65 * look.rail_contrast
+    gain = _HEAD_M * (float(np.mean(look.head)) - bed) + (_FOOT_M - _HEAD_M) * foot * (float(np.mean(look.foot)) - bed)
+    return float(np.clip((gain + _RAIL_SIGNAL * look.rail_contrast) / (bed * look.stain_m), 0.05, 0.85))
+
+
+def _draw_rails(cv: Canvas, tp: _TrackPixels, light: Lighting) -> None:
+    """Each rail: stained ballast beside it, the dark foot and web, the head, and its shadow.
+
+    The shadow falls on the side away from the sun, ``_RAIL_HEIGHT_M *
+    cot(elevation)`` times the sun's component across the track wide; it is
+    drawn into the albedo as the ambient share of the light.
+    """
+    track, look, f = tp.track, tp.track.look, cv.f
     if track.gauge == "dual":
         rails = [-0.796, 0.796, -0.596, 0.911]
     else:
-        hg = track.gauge_m / 2 + 0.036
+        hg = track.gauge_m / 2 + _HEAD_M / 2
         rails = [-hg, hg]
-    head = np.asarray((185, 182, 178) if track.rails == "bright" else (96, 74, 58), np.float32)[:, None]
-    web = np.asarray((40, 36, 34), np.float32)[:, None]
+    m = np.abs(tp.d) < 1.5
+    d, end = tp.d[m], tp.rail_end[m]
+    # sun's share across the track (positive: the sun is on the +d side); shadows fall the other way
+    across = np.cos(tp.heading[m] + np.float32(math.radians(light.azimuth_deg)))
+    length = np.float32(_RAIL_HEIGHT_M / math.tan(math.radians(light.elevation_deg))) * np.abs(across)
+    centre = -np.sign(across) * (_HEAD_M / 2 + length / 2)
+    norm = light.ambient + (1 - light.ambient) * light.sun_vec[2]
+    dark = np.float32(1 - light.ambient / norm)
+    head = np.asarray(look.head, np.float32)[:, None]
+    foot = np.asarray(look.foot, np.float32)[:, None]
+    stain = np.float32(_stain_strength(look))
+    foot_strength = np.float32(0.35 + 0.65 * look.rail_contrast)
+    r, c = tp.r[m], tp.c[m]
+    alb = cv.albedo[:, r, c]
     for rc in rails:
-        cw = (_line_cov(d - rc - 0.07, 0.09, f) * rail_end).astype(np.float32)
-        alb += (web - alb) * (0.8 * cw)[None]
-        ch = (_line_cov(d - rc, 0.075, f) * rail_end).astype(np.float32)
-        alb += (head - alb) * ch[None]
+        dd = d - np.float32(rc)
+        alb *= (1 - stain * _line_cov(dd, look.stain_m, f) * end)[None]
+        alb += (foot - alb) * (foot_strength * _line_cov(dd, _FOOT_M, f) * end)[None]
+        alb += (head - alb) * (_line_cov(dd, _HEAD_M, f) * end)[None]
+        alb *= (1 - dark * _line_cov(dd - centre, length, f) * end)[None]
     cv.albedo[:, r, c] = alb
+
+
+def _draw_tracks(cv: Canvas, layout: Layout, light: Lighting) -> None:
+    """All tracks: every bed first, then every sleeper, then every rail, so turnouts keep both tracks' rails."""
+    pixels = [tp for t in layout.tracks if (tp := _track_pixels(cv, layout, t)) is not None]
+    for tp in pixels:
+        _draw_bed(cv, tp)
+    for tp in pixels:
+        _draw_sleepers(cv, tp)
+    for tp in pixels:
+        _draw_rails(cv, tp, light)
 
 
 def _buffer_stops(layout: Layout) -> list[Box]:
     out = []
     for t in layout.tracks:
-        for end, lead, sgn in ((t.u_start, t.lead_in, -1), (t.u_end, t.lead_out, 1)):
-            if lead is None and abs(end) < 1e5:
+        for end, stop, sgn in ((t.u_start, t.buffer_stops[0], -1), (t.u_end, t.buffer_stops[1], 1)):
+            if stop:
                 u = end + sgn * 0.8
                 x, y = layout.frame.to_map(u, t.offset)
                 out.append(Box("bufferstop", float(x), float(y), 1.2, 2.8, layout.frame.heading_deg(u), 1.3,
@@ -578,8 +694,7 @@ def render_window(
     for box in ground_boxes:
         if box.kind != "platform":
             _draw_flat(cv, box)
-    for track in layout.tracks:
-        _draw_track(cv, layout, track)
+    _draw_tracks(cv, layout, light)
     for box in ground_boxes:
         if box.kind == "platform":
             _draw_flat(cv, box)

@@ -32,6 +32,7 @@ __all__ = [
     "iter_scene_tiles",
     "write_scene",
     "truth_path_for",
+    "tracks_path_for",
     "scene_lighting",
     "sun_position",
     "TILE_ALIGN",
@@ -64,13 +65,18 @@ class Scene:
     cars : tuple of TruthCar
         Every railcar in the scene (bodies, not shadows), in map coordinates.
     tracks : tuple of tuple of (x, y)
-        Track centrelines in map coordinates, indexed by ``track_id``.
+        Track centrelines in map coordinates, indexed by ``track_id``: the
+        whole drawn track (turnout curves included) where it lies within 5 m
+        of the scene, points about 1 m apart; empty where a track is not in
+        the scene. Crossovers are tracks of their own.
     tags : dict of str
         GeoTIFF tags (RAILCOUNT_SIMULATED=yes, DESCRIPTION, date tags, ...).
     spec : SceneSpec
         What was rendered.
     track_gauges : tuple of str
         Gauge of each track (``"1435"``, ``"1520"`` or ``"dual"``).
+    track_kinds : tuple of str
+        Kind of each track: ``"main"``, ``"yard"``, ``"station"`` or ``"crossover"``.
     """
 
     pixels: np.ndarray
@@ -82,6 +88,7 @@ class Scene:
     tags: dict[str, str]
     spec: SceneSpec | None = None
     track_gauges: tuple[str, ...] = field(default=())
+    track_kinds: tuple[str, ...] = field(default=())
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -136,6 +143,55 @@ class Scene:
                 "date": self.tags.get("ACQUISITION_DATE"),
                 "counts_by_type": {t: sum(c.car_type == t for c in self.cars) for t in CAR_TYPES
                                    if any(c.car_type == t for c in self.cars)},
+            },
+            "features": feats,
+        }
+
+    def tracks_geojson(self) -> dict[str, Any]:
+        """The track truth as an RFC 7946 FeatureCollection in lon/lat, one LineString per track.
+
+        Each feature is a track centreline of :attr:`tracks` (tracks not in the
+        scene are left out), simplified within 1 cm and rounded to 1e-7
+        degrees, with ``track_id``, ``gauge``, ``kind`` (``"main"``, ``"yard"``,
+        ``"station"`` or ``"crossover"``), ``length_m`` (the centreline's length
+        in the scene's CRS, as far as :attr:`tracks` holds it) and
+        ``"simulated": true``; the collection carries ``"simulated": true`` and
+        a ``railcount`` member describing the scene.
+        """
+        from pyproj import Transformer
+        from shapely.geometry import LineString
+
+        tr = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        feats = []
+        for tid, line in enumerate(self.tracks):
+            if len(line) < 2:
+                continue
+            geom = LineString(line)
+            xs, ys = np.asarray(geom.simplify(0.01, preserve_topology=False).coords).T
+            lon, lat = tr.transform(xs, ys)
+            feats.append({
+                "type": "Feature",
+                "id": tid,
+                "geometry": {"type": "LineString",
+                             "coordinates": [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat)]},
+                "properties": {
+                    "track_id": tid,
+                    "gauge": self.track_gauges[tid],
+                    "kind": self.track_kinds[tid],
+                    "length_m": round(geom.length, 2),
+                    "simulated": True,
+                },
+            })
+        return {
+            "type": "FeatureCollection",
+            "simulated": True,
+            "railcount": {
+                "simulated": True,
+                "note": "SIMULATED track truth of a SIMULATED scene (railcount.synth); not an observation",
+                "name": self.tags.get("RAILCOUNT_SCENE", ""),
+                "count": len(feats),
+                "gsd": self.gsd,
+                "crs": self.crs,
             },
             "features": feats,
         }
@@ -308,16 +364,16 @@ def render_scene(spec: SceneSpec, *, tile: int | None = None, pixels: bool = Tru
     cars = tuple(c.truth for c in layout.cars)
     light, _, _ = scene_lighting(spec)
     return Scene(img, transform, spec.crs, spec.gsd, cars, tracks, scene_tags(spec, len(cars), light),
-                 spec, tuple(t.gauge for t in layout.tracks))
+                 spec, tuple(t.gauge for t in layout.tracks), tuple(t.kind for t in layout.tracks))
 
 
 def _centreline(layout: Layout, track, bounds) -> tuple[XY, ...]:
+    """The track's centreline from end to end (both ends exactly), where within 5 m of the scene."""
     x0, y0, x1, y1 = bounds
     a, b = track.extent
-    u = np.arange(a, b + 1.0, 1.0)
-    w = track.offset_at(u)
-    ok = ~np.isnan(w)
-    x, y = layout.frame.to_map(u[ok], w[ok])
+    n = max(2, int(math.ceil(b - a)) + 1)
+    u = np.linspace(a, b, n)
+    x, y = layout.frame.to_map(u, track.offset_at(u))
     m = 5.0
     inside = (x > x0 - m) & (x < x1 + m) & (y < y0 + m) & (y > y1 - m)
     return tuple((round(float(p), 3), round(float(q), 3)) for p, q in zip(x[inside], y[inside]))
@@ -358,25 +414,34 @@ def truth_path_for(path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.stem + ".truth.geojson")
 
 
+def tracks_path_for(path: str | os.PathLike[str]) -> Path:
+    """``<stem>.tracks.geojson`` beside ``path``."""
+    p = Path(path)
+    return p.with_name(p.stem + ".tracks.geojson")
+
+
 def write_scene(scene: Scene, path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write a scene as a tiled, compressed RGB GeoTIFF and its truth GeoJSON beside it.
+    """Write a scene as a tiled, compressed RGB GeoTIFF, with its car and track truth beside it.
 
     Parameters
     ----------
     scene : Scene
         A rendered scene.
     path : path-like
-        The GeoTIFF to write; the truth goes to ``<stem>.truth.geojson``.
+        The GeoTIFF to write; the railcar truth goes to ``<stem>.truth.geojson``
+        (:meth:`Scene.truth_geojson`) and the track truth to
+        ``<stem>.tracks.geojson`` (:meth:`Scene.tracks_geojson`, see
+        :func:`tracks_path_for`).
 
     Returns
     -------
     (Path, Path)
-        The GeoTIFF and the truth file.
+        The GeoTIFF and the railcar truth file.
 
     Raises
     ------
     OutputError
-        If either file cannot be written (nothing partial is left behind).
+        If a file cannot be written (nothing partial is left behind).
     """
     from ..io import write_geotiff, write_json
 
@@ -384,4 +449,5 @@ def write_scene(scene: Scene, path: str | os.PathLike[str]) -> tuple[Path, Path]
     truth = truth_path_for(tif)
     write_geotiff(tif, scene.pixels, transform=scene.transform, crs=scene.crs, tags=scene.tags)
     write_json(truth, scene.truth_geojson())
+    write_json(tracks_path_for(tif), scene.tracks_geojson())
     return tif, truth

@@ -1,4 +1,4 @@
-"""Named scene sets: the accuracy benchmark set and the Tumangang sample tiles."""
+"""Named scene sets: the accuracy benchmark set, the Tumangang sample tiles and training scenes."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import os
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from ..priors import CAR_TYPES
-from .spec import SceneSpec
+from .spec import GROUNDS, SceneSpec
 
 __all__ = [
     "benchmark_specs",
     "tumangang_specs",
+    "training_specs",
     "write_benchmark_set",
     "write_sample_tiles",
     "TUMANGANG_LONLAT",
@@ -50,7 +53,7 @@ def _tracks_for(n_cars: int, side_m: float = 300.0) -> int:
 
 
 def benchmark_specs() -> list[SceneSpec]:
-    """The deterministic scene set of the accuracy benchmark (48 scenes, 300 m x 300 m).
+    """The deterministic scene set of the accuracy benchmark (52 scenes, 300 m x 300 m).
 
     Groups (the ``conditions`` label is the scene name's suffix):
 
@@ -61,7 +64,11 @@ def benchmark_specs() -> list[SceneSpec]:
       many look-alikes, no masts, soil and vegetated yards, dual gauge, and
       one car type at a time (long trains of near-identical cars);
     - empty yards (tracks, no cars) with many look-alikes at 0.3-3 m;
-    - packed yards of 160+ cars at 0.3-3 m.
+    - packed yards of 160+ cars at 0.3-3 m;
+    - yard-wide ballast beds at 0.3-0.5 m (one of them empty: rails and
+      sleepers on ballast only) and a yard with several crossovers at 0.4 m.
+
+    Scenes are only ever appended, so a scene keeps its name and index.
 
     Returns
     -------
@@ -96,11 +103,81 @@ def benchmark_specs() -> list[SceneSpec]:
         rows.append((f"empty{g:g}", dict(gsd=g, n_cars=0, lookalike_density=2.5)))
     for g in (0.3, 1.0, 2.0, 3.0):
         rows.append((f"packed{g:g}", dict(gsd=g, n_cars=170)))
+    rows.append(("ballast", dict(gsd=0.5, n_cars=70, ground="ballast")))
+    rows.append(("ballast_empty", dict(gsd=0.3, n_cars=0, ground="ballast", lookalike_density=2.5)))
+    rows.append(("ballast_busy", dict(gsd=0.4, n_cars=110, ground="ballast", curvature=1 / 800)))
+    rows.append(("crossovers", dict(gsd=0.4, n_cars=60, crossovers=4, n_tracks=10)))
     specs = []
     for i, (label, kw) in enumerate(rows):
         kw.setdefault("n_tracks", _tracks_for(kw["n_cars"]))
         specs.append(SceneSpec(width_m=300.0, height_m=300.0, seed=9000 + i,
                                name=f"b{i:02d}_{label}", description=f"benchmark scene {i} ({label})", **kw))
+    return specs
+
+
+def training_specs(n: int, seed0: int = 20000) -> list[SceneSpec]:
+    """``n`` varied scenes for training a detector (domain randomisation).
+
+    Scene ``i`` depends on ``seed0 + i`` only (so a longer list starts with a
+    shorter one) and uses that as its seed; keep ``seed0`` clear of the
+    benchmark's seeds (9000 + index). Drawn per scene:
+
+    - GSD uniform in 0.2-0.8 m (80%) or 0.8-3 m (20%); a 200-300 m square;
+    - 0-150 railcars on enough tracks (fewer cars where they would not fit),
+      a random subset of car types in 40% of the scenes;
+    - floor: ballast 30%, gravel 30%, soil 20%, vegetated 20%; a yard (75%)
+      or a through station; curvature 0 to 1/400 per metre; gauge;
+    - sun elevation 15-75 degrees at any azimuth, haze 0-0.3, noise 1-8, blur
+      0.3-1.3 px, JPEG quality 40-95 (or none, 25%), band misregistration,
+      exposure, look-alike density 0-3, masts on (70%) or off.
+
+    Parameters
+    ----------
+    n : int
+        Number of scenes.
+    seed0 : int
+        Seed of the first scene.
+
+    Returns
+    -------
+    list of SceneSpec
+        Named ``train{seed}``; every one fits its cars (checked by laying it out).
+    """
+    from .layout import CapacityError, make_layout
+
+    specs = []
+    for seed in range(seed0, seed0 + n):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 71]))
+        gsd = float(rng.uniform(0.2, 0.8) if rng.random() < 0.8 else rng.uniform(0.8, 3.0))
+        side = float(round(rng.uniform(200.0, 300.0)))
+        layout = "station" if rng.random() < 0.25 else "yard"
+        n_cars = int(rng.integers(0, 151))
+        types = tuple(CAR_TYPES)
+        if rng.random() < 0.4:
+            k = int(rng.integers(1, len(CAR_TYPES)))
+            types = tuple(sorted(str(t) for t in rng.choice(list(CAR_TYPES), size=k, replace=False)))
+        density = float(rng.uniform(0.0, 3.0))
+        spec = SceneSpec(
+            gsd=round(gsd, 3), width_m=side, height_m=side, n_cars=n_cars, seed=seed, layout=layout,
+            n_tracks=(int(rng.integers(3, 9)) if layout == "station" else _tracks_for(n_cars, side)),
+            curvature=0.0 if rng.random() < 0.25 else float(rng.uniform(0.0, 1 / 400)),
+            car_types=types,
+            gauge=str(rng.choice(["mixed", "1435", "1520", "dual"], p=[0.6, 0.15, 0.15, 0.1])),
+            ground=str(rng.choice(GROUNDS, p=[0.3, 0.2, 0.2, 0.3])),
+            sun_azimuth_deg=float(rng.uniform(0.0, 360.0)), sun_elevation_deg=float(rng.uniform(15.0, 75.0)),
+            haze=float(rng.uniform(0.0, 0.3)), noise=float(rng.uniform(1.0, 8.0)), blur=float(rng.uniform(0.3, 1.3)),
+            jpeg_quality=None if rng.random() < 0.25 else int(rng.integers(40, 96)),
+            misregistration_px=float(rng.uniform(0.0, 0.8)), illumination=float(rng.uniform(0.7, 1.25)),
+            lookalikes=density > 0.05, lookalike_density=density, masts=bool(rng.random() < 0.7),
+            name=f"train{seed}", description=f"training scene (seed {seed})",
+        )
+        while True:  # fewer cars until they fit
+            try:
+                make_layout(spec)
+                break
+            except CapacityError:
+                spec = spec.replace(n_cars=int(spec.n_cars * 0.85))
+        specs.append(spec)
     return specs
 
 

@@ -10,11 +10,14 @@ from typing import Any, Literal
 from ..errors import GSDError
 from ..priors import CAR_TYPES
 
-__all__ = ["SceneSpec", "TruthCar", "MIN_SIM_GSD", "MAX_SIM_GSD", "check_gsd"]
+__all__ = ["SceneSpec", "TruthCar", "MIN_SIM_GSD", "MAX_SIM_GSD", "GROUNDS", "check_gsd"]
 
 #: Finest and coarsest GSD the simulator renders (metres per pixel).
 MIN_SIM_GSD = 0.1
 MAX_SIM_GSD = 3.0
+
+#: Kinds of yard floor the simulator draws (``SceneSpec.ground``).
+GROUNDS = ("gravel", "soil", "vegetated", "ballast")
 
 XY = tuple[float, float]
 
@@ -60,6 +63,12 @@ class SceneSpec:
     layout_seed : int or None
         Seed of the site (tracks, buildings, look-alikes, ground); ``None`` uses
         ``seed``. Fix it to image the same site on several dates.
+    style_seed : int or None
+        Seed of the site's look: per track the rails (polished or rusty, faint
+        or strong), sleepers (concrete or timber, pitch), ballast bed (width,
+        colour, weeds, dirt), and the yard floor's tint. ``None`` derives it
+        from the site seed, so a site keeps its look between dates; vary it
+        alone to see one layout in many looks.
     n_tracks : int
         Number of yard (or station) tracks, main lines included.
     curvature : float
@@ -71,6 +80,10 @@ class SceneSpec:
         A freight yard (tracks that begin and end at turnouts and buffer stops
         anywhere) or a through station (station tracks leaving the main line at
         turnouts near both ends, with platforms).
+    crossovers : int or None
+        Number of crossovers (two turnouts joined by a short diagonal, 1:9 to
+        1:12) between neighbouring parallel tracks; ``None`` draws 0-3 from the
+        site seed. Fewer are laid where the tracks leave no room.
     car_types : tuple of str
         Names of :data:`railcount.priors.CAR_TYPES` that may appear.
     gauge : {"mixed", "1435", "1520", "dual"}
@@ -100,9 +113,10 @@ class SceneSpec:
         Multiplier on how many look-alikes there are.
     masts : bool
         Catenary masts and portal gantries, with their shadows across tracks.
-    ground : {"gravel", "soil", "vegetated"}
+    ground : {"gravel", "soil", "vegetated", "ballast"}
         The yard floor between tracks: light grey gravel (as at Muttenz), bare
-        soil, or grass and weeds.
+        soil, grass and weeds, or a yard-wide ballast bed (empty tracks are then
+        rails and sleepers on ballast, the commonest background of real yards).
     crs : str
         Projected CRS of the output, in metres.
     origin : (x, y) or None
@@ -123,10 +137,12 @@ class SceneSpec:
     n_cars: int = 40
     seed: int = 0
     layout_seed: int | None = None
+    style_seed: int | None = None
     n_tracks: int = 8
     curvature: float = 1.0 / 2500.0
     yard_angle_deg: float | None = None
     layout: Literal["yard", "station"] = "yard"
+    crossovers: int | None = None
     car_types: tuple[str, ...] = tuple(CAR_TYPES)
     gauge: Literal["mixed", "1435", "1520", "dual"] = "mixed"
     sun_azimuth_deg: float | None = None
@@ -140,7 +156,7 @@ class SceneSpec:
     lookalikes: bool = True
     lookalike_density: float = 1.0
     masts: bool = True
-    ground: Literal["gravel", "soil", "vegetated"] = "gravel"
+    ground: Literal["gravel", "soil", "vegetated", "ballast"] = "gravel"
     crs: str = "EPSG:32652"
     origin: XY | None = None
     date: str | None = None
@@ -174,13 +190,20 @@ class SceneSpec:
             raise ValueError(f"layout must be 'yard' or 'station', got {self.layout!r}")
         if self.gauge not in ("mixed", "1435", "1520", "dual"):
             raise ValueError(f"gauge must be mixed, 1435, 1520 or dual, got {self.gauge!r}")
-        if self.ground not in ("gravel", "soil", "vegetated"):
-            raise ValueError(f"ground must be gravel, soil or vegetated, got {self.ground!r}")
+        if self.ground not in GROUNDS:
+            raise ValueError(f"ground must be one of {', '.join(GROUNDS)}, got {self.ground!r}")
+        if self.crossovers is not None and not 0 <= self.crossovers <= 60:
+            raise ValueError(f"crossovers must be 0-60 or None, got {self.crossovers!r}")
 
     @property
     def site_seed(self) -> int:
         """The seed of the site layout."""
         return self.seed if self.layout_seed is None else self.layout_seed
+
+    @property
+    def look_seed(self) -> int:
+        """The seed of the site's look (see ``style_seed``)."""
+        return self.site_seed if self.style_seed is None else self.style_seed
 
     @property
     def shape(self) -> tuple[int, int]:
