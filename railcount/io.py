@@ -1254,6 +1254,60 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_outputs(*paths: str | os.PathLike[str] | None) -> Iterator[list[Path | None]]:
+    """Yield temporary paths for several outputs; rename them all to their targets, or none.
+
+    Every folder is checked before anything is written, so a command with a
+    bad second output path fails before writing its first. ``None`` entries
+    stay ``None``. The temporary files keep their target's suffix (so writers
+    that pick a format by extension work). If the block raises, no target is
+    touched and no temporary file is left.
+
+    Raises
+    ------
+    OutputError
+        If a folder does not exist or is not writable, or a target is a folder.
+    """
+    targets = [None if p is None else Path(p) for p in paths]
+    for t in targets:
+        if t is None:
+            continue
+        folder = t.parent if str(t.parent) else Path(".")
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {t}: folder {folder} does not exist; create it first")
+        if t.is_dir():
+            raise OutputError(f"cannot write {t}: it is a folder; give a file name")
+        if not os.access(folder, os.W_OK):
+            raise OutputError(f"cannot write {t}: folder {folder} is not writable; choose a writable location")
+    temps: list[Path | None] = []
+    try:
+        for t in targets:
+            if t is None:
+                temps.append(None)
+                continue
+            folder = t.parent if str(t.parent) else Path(".")
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{t.stem}.", suffix=f".part{t.suffix}", dir=folder)
+            except OSError as exc:
+                raise OutputError(f"cannot write {t}: {exc.strerror}; choose a writable location") from None
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield temps
+        umask = os.umask(0)
+        os.umask(umask)
+        for tmp, t in zip(temps, targets):
+            if tmp is not None and t is not None:
+                os.chmod(tmp, 0o666 & ~umask)
+                os.replace(tmp, t)
+    except BaseException:
+        for tmp in temps:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        raise
+
+
 def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1) -> Path:
     """Write ``obj`` as JSON (e.g. a GeoJSON FeatureCollection) atomically.
 

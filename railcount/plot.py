@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from .compare import Observation, as_observation, compare, sort_by_date
-from .results import ScanResult
+from .results import ScanResult, TrackResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "plot_detections",
+    "plot_tracks",
     "plot_before_after",
     "plot_series",
     "result_title",
@@ -48,8 +49,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Outline colour of detected railcars, and of occupied-track estimates.
+#: Outline colour of detected railcars, of occupied-track estimates and of tracks.
 CAR_COLOR = "#00e5ff"
+TRACK_COLOR = "#ffd600"
 OCCUPIED_COLOR = "#ffa000"
 SIMULATED_COLOR = "#d50000"
 
@@ -217,6 +219,77 @@ def _simulated_badge(ax: "Axes") -> None:
 # --------------------------------------------------------------------------- detections
 
 
+def _show_image(ax: "Axes", image: Any, result: Any, transform: Any, pixel_offset: tuple[float, float],
+                max_display_px: int) -> tuple[tuple[float, ...] | None, float, float]:
+    """Draw ``image`` on ``ax`` in map axes (north-up transform) or pixel axes.
+
+    Returns the affine used (``None``: pixel axes), map units per metre and
+    the image's width in those units.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    arr, raster_transform = _display_array(image)
+    t = _affine(transform if transform is not None else raster_transform)
+    rows, cols = arr.shape[:2]
+    if tuple(result.shape) not in ((0, 0), (rows, cols)) and pixel_offset == (0.0, 0.0):
+        logger.warning("image is %dx%d px but the scan result is %dx%d px: outlines may be misplaced",
+                       rows, cols, *result.shape)
+    if t is not None and not _north_up(t):
+        logger.warning("rotated transform: drawing on pixel axes")
+        t = None
+
+    cmap = "gray" if arr.ndim == 2 else None
+    step = max(1, math.ceil(max(rows, cols) / max_display_px))
+    shown = arr[::step, ::step] if step > 1 else arr
+    if t is None:
+        ax.imshow(shown, cmap=cmap, interpolation="nearest", extent=(0, cols, rows, 0))
+        ax.set_xlabel("column (px)")
+        ax.set_ylabel("row (px)")
+        units_per_m = 1.0 / result.gsd if result.gsd and result.gsd > 0 else math.nan
+        width_units = float(cols)
+    else:
+        a, _, c, _, e, f = t
+        extent = (c, c + a * cols, f + e * rows, f)
+        ax.imshow(shown, cmap=cmap, interpolation="nearest", extent=extent)
+        if _is_geographic(result.crs):
+            ax.set_xlabel("longitude (°)")
+            ax.set_ylabel("latitude (°)")
+        else:
+            crs = f", {result.crs}" if result.crs and len(result.crs) < 20 else ""
+            ax.set_xlabel(f"easting (m{crs})")
+            ax.set_ylabel(f"northing (m{crs})")
+            ax.ticklabel_format(useOffset=False, style="plain")
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        units_per_m = abs(a) / result.gsd if result.gsd and result.gsd > 0 else math.nan
+        width_units = abs(a) * cols
+
+    return t, units_per_m, width_units
+
+
+def _draw_tracks(ax: "Axes", tracks: Sequence[Any], t: tuple[float, ...] | None,
+                 pixel_offset: tuple[float, float]) -> list[Any]:
+    """Draw track centrelines (found: solid; user lines used as given: dashed); return legend handles."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+
+    r0, c0 = pixel_offset
+    handles = []
+    for source, style, label in (("image", "-", "track"), ("user", "--", "track as given")):
+        lines = []
+        for tr in tracks:
+            if tr.source != source or len(tr.coords_px) < 2:
+                continue
+            rc = np.asarray(tr.coords_px, float)
+            x, y = _to_xy(t, rc[:, 0] - r0, rc[:, 1] - c0)
+            lines.append(np.column_stack([x, y]))
+        if lines:
+            ax.add_collection(LineCollection(lines, colors=TRACK_COLOR, linewidths=0.9, linestyles=style,
+                                             alpha=0.85, zorder=2))
+            handles.append(Line2D([], [], color=TRACK_COLOR, lw=1.2, ls=style, label=f"{label} ({len(lines)})"))
+    return handles
+
+
 def plot_detections(
     image: Any,
     result: ScanResult,
@@ -266,48 +339,18 @@ def plot_detections(
     Notes
     -----
     Cars are outlined in cyan; stretches of occupied track (estimate mode)
-    in orange, dashed. Simulated results get a red "SIMULATED" badge.
+    in orange, dashed; the tracks searched are drawn in yellow (dashed where a
+    user's line was used as given). Simulated results get a red "SIMULATED" badge.
     """
     from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     ax = _axes(ax)
-    arr, raster_transform = _display_array(image)
-    t = _affine(transform if transform is not None else raster_transform)
-    rows, cols = arr.shape[:2]
-    if tuple(result.shape) not in ((0, 0), (rows, cols)) and pixel_offset == (0.0, 0.0):
-        logger.warning("image is %dx%d px but the scan result is %dx%d px: outlines may be misplaced",
-                       rows, cols, *result.shape)
-    if t is not None and not _north_up(t):
-        logger.warning("rotated transform: drawing on pixel axes")
-        t = None
+    t, units_per_m, width_units = _show_image(ax, image, result, transform, pixel_offset, max_display_px)
 
-    cmap = "gray" if arr.ndim == 2 else None
-    step = max(1, math.ceil(max(rows, cols) / max_display_px))
-    shown = arr[::step, ::step] if step > 1 else arr
-    if t is None:
-        ax.imshow(shown, cmap=cmap, interpolation="nearest", extent=(0, cols, rows, 0))
-        ax.set_xlabel("column (px)")
-        ax.set_ylabel("row (px)")
-        units_per_m = 1.0 / result.gsd if result.gsd and result.gsd > 0 else math.nan
-        width_units = float(cols)
-    else:
-        a, _, c, _, e, f = t
-        extent = (c, c + a * cols, f + e * rows, f)
-        ax.imshow(shown, cmap=cmap, interpolation="nearest", extent=extent)
-        if _is_geographic(result.crs):
-            ax.set_xlabel("longitude (°)")
-            ax.set_ylabel("latitude (°)")
-        else:
-            crs = f", {result.crs}" if result.crs and len(result.crs) < 20 else ""
-            ax.set_xlabel(f"easting (m{crs})")
-            ax.set_ylabel(f"northing (m{crs})")
-            ax.ticklabel_format(useOffset=False, style="plain")
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.yaxis.set_major_locator(MaxNLocator(5))
-        units_per_m = abs(a) / result.gsd if result.gsd and result.gsd > 0 else math.nan
-        width_units = abs(a) * cols
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
 
     polys: dict[str, list[np.ndarray]] = {"car": [], "occupied": []}
     points: list[tuple[float, float]] = []
@@ -324,7 +367,7 @@ def plot_detections(
         else:
             x, y = _to_xy(t, np.array([d.row - r0]), np.array([d.col - c0]))
             points.append((float(x[0]), float(y[0])))
-    handles = []
+    handles = _draw_tracks(ax, result.tracks, t, pixel_offset)
     n_cars = sum(1 for d in result.detections if d.kind != "occupied")
     if polys["car"]:
         ax.add_collection(PolyCollection(polys["car"], facecolors="none", edgecolors=CAR_COLOR,
@@ -348,6 +391,43 @@ def plot_detections(
     if result.simulated:
         _simulated_badge(ax)
     ax.set_title(title if title is not None else result_title(result), fontsize=10)
+    return ax
+
+
+def plot_tracks(
+    image: Any,
+    result: TrackResult,
+    *,
+    transform: Any = None,
+    ax: "Axes | None" = None,
+    title: str | None = None,
+    scale_bar: bool = True,
+    pixel_offset: tuple[float, float] = (0.0, 0.0),
+    max_display_px: int = 3000,
+) -> "Axes":
+    """Draw an image with the tracks found in it.
+
+    Parameters are those of :func:`plot_detections`, with a
+    :class:`~railcount.results.TrackResult`.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    t, units_per_m, width_units = _show_image(ax, image, result, transform, pixel_offset, max_display_px)
+    handles = _draw_tracks(ax, result.tracks, t, pixel_offset)
+    if handles:
+        leg = ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.85)
+        leg.set_zorder(10)
+    if scale_bar and math.isfinite(units_per_m):
+        _scale_bar(ax, units_per_m, width_units)
+    if result.simulated:
+        _simulated_badge(ax)
+    if title is None:
+        title = (f"{'SIMULATED — ' if result.simulated else ''}{len(result.tracks)} tracks, "
+                 f"{result.length_m:,.0f} m · {result.gsd:.2f} m GSD")
+    ax.set_title(title, fontsize=10)
     return ax
 
 
@@ -457,7 +537,10 @@ def save_overlay(
     else:
         raster, offset = read_for_plot(source, result, aoi=aoi, gsd=gsd)
     fig, ax = new_figure(figsize=_panel_size(np.shape(raster.image)[:2], width=8.0))
-    plot_detections(raster, result, ax=ax, pixel_offset=offset)
+    if isinstance(result, TrackResult):
+        plot_tracks(raster, result, ax=ax, pixel_offset=offset)
+    else:
+        plot_detections(raster, result, ax=ax, pixel_offset=offset)
     return save_figure(fig, path, dpi=dpi)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .types import CountMode, DateSource
 
-__all__ = ["Detection", "ScanResult"]
+__all__ = ["Detection", "Track", "ScanResult", "TrackResult", "tracks_geojson"]
 
 Corners = tuple[tuple[float, float], ...]
 
@@ -77,6 +77,119 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class Track:
+    """One track centreline a scan searched along.
+
+    Attributes
+    ----------
+    coords_px : tuple of (row, col)
+        Vertices in pixel coordinates of the scanned raster.
+    coords_lonlat : tuple of (lon, lat), or None
+        The same vertices in WGS84 degrees; ``None`` without a georeference.
+    length_m : float
+        Length, metres.
+    score : float
+        Mean probability of the track points found on it (1 for a user's line).
+    source : {"image", "user"}
+        Found in the image (also where a user's line was snapped to it), or a
+        user's line used as given because no track was seen near it.
+    track_id : int
+        Index of the track in its result; detections refer to it.
+    n_cars : int or None
+        Railcars found on it (``None`` when cars were not looked for).
+    occupied_m : float or None
+        Length of it covered by railcars, metres.
+    """
+
+    coords_px: Corners
+    coords_lonlat: Corners | None
+    length_m: float
+    score: float
+    source: str = "image"
+    track_id: int = -1
+    n_cars: int | None = None
+    occupied_m: float | None = None
+
+    def properties(self) -> dict[str, Any]:
+        """Return the GeoJSON/table properties of this track."""
+        props: dict[str, Any] = {
+            "track_id": self.track_id,
+            "source": self.source,
+            "length_m": round(self.length_m, 2),
+            "score": round(self.score, 3),
+        }
+        if self.n_cars is not None:
+            occ = self.occupied_m or 0.0
+            props.update(n_cars=self.n_cars, occupied_m=round(occ, 2),
+                         occupied_fraction=round(occ / self.length_m, 3) if self.length_m > 0 else 0.0)
+        return props
+
+
+def tracks_geojson(tracks: tuple[Track, ...], *, simulated: bool, summary: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7946 FeatureCollection of tracks: one LineString (lon/lat) per track.
+
+    Tracks of a raster without a georeference get ``geometry: null`` and
+    their pixel vertices in the ``coords_px`` property.
+    """
+    features = []
+    for t in tracks:
+        props = t.properties()
+        props["simulated"] = simulated
+        if t.coords_lonlat:
+            geometry: dict[str, Any] | None = {
+                "type": "LineString", "coordinates": [[round(x, 8), round(y, 8)] for x, y in t.coords_lonlat]}
+        else:
+            geometry = None
+            props["coords_px"] = [[round(r, 2), round(c, 2)] for r, c in t.coords_px]
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
+    return {"type": "FeatureCollection", "features": features, "railcount": summary}
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """The tracks found in one raster (``railcount tracks``).
+
+    Attributes are those of :class:`ScanResult` that describe the raster,
+    plus the tracks.
+    """
+
+    source: str
+    gsd: float
+    tracks: tuple[Track, ...] = field(default=(), repr=False)
+    date: _dt.date | None = None
+    crs: str | None = None
+    bounds_lonlat: tuple[float, float, float, float] | None = None
+    shape: tuple[int, int] = (0, 0)
+    simulated: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def length_m(self) -> float:
+        """Total length of the tracks, metres."""
+        return float(sum(t.length_m for t in self.tracks))
+
+    def summary(self) -> dict[str, Any]:
+        """Return a JSON-ready summary (no geometry)."""
+        return {
+            "source": self.source,
+            "simulated": self.simulated,
+            "n_tracks": len(self.tracks),
+            "length_m": round(self.length_m, 1),
+            "n_user_tracks": sum(t.source == "user" for t in self.tracks),
+            "gsd_m": round(self.gsd, 4),
+            "date": self.date.isoformat() if self.date else None,
+            "crs": self.crs,
+            "bounds_lonlat": list(self.bounds_lonlat) if self.bounds_lonlat else None,
+            "shape": list(self.shape),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def to_geojson(self) -> dict[str, Any]:
+        """Return an RFC 7946 FeatureCollection, one LineString Feature per track."""
+        return tracks_geojson(self.tracks, simulated=self.simulated, summary=self.summary())
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """Everything one scan of one raster found.
 
@@ -113,6 +226,8 @@ class ScanResult:
         Wall time the scan took.
     n_tracks : int
         Number of track centrelines searched.
+    tracks : tuple of Track
+        The tracks searched along (found in the image or given by the user).
     """
 
     source: str
@@ -131,6 +246,7 @@ class ScanResult:
     simulated: bool = False
     elapsed_s: float = 0.0
     n_tracks: int = 0
+    tracks: tuple[Track, ...] = field(default=(), repr=False)
 
     @property
     def interval(self) -> tuple[int, int]:
@@ -185,6 +301,10 @@ class ScanResult:
                 props["corners_px"] = [[round(r, 2), round(c, 2)] for r, c in d.corners_px]
             features.append({"type": "Feature", "geometry": geometry, "properties": props})
         return {"type": "FeatureCollection", "features": features, "railcount": self.summary()}
+
+    def tracks_geojson(self) -> dict[str, Any]:
+        """Return the tracks searched as an RFC 7946 FeatureCollection of LineStrings (lon/lat)."""
+        return tracks_geojson(self.tracks, simulated=self.simulated, summary=self.summary())
 
     def to_table(self) -> dict[str, list[Any]]:
         """Return the detections as a dict of columns (ready for ``pandas.DataFrame``)."""

@@ -14,6 +14,7 @@ import datetime as _dt
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -21,20 +22,24 @@ import numpy as np
 from . import io
 from .detect import DetectorConfig, detect_railcars
 from .detect.calibration import count_interval
+from .detect.geometry import nearest_on_polylines, polyline_length
+from .detect.tracks import TrackLine, clip_tracks, join_tracks, locate_tracks
 from .errors import InputError, NoDataError, ResolutionTooCoarseError
 from .priors import ESTIMATE_MAX_GSD, counting_mode, max_cars_in
-from .results import Detection, ScanResult
+from .results import Detection, ScanResult, Track, TrackResult
 from .types import BBox
 
 log = logging.getLogger(__name__)
 
-__all__ = ["scan", "scan_raster", "WINDOW_PX", "OVERLAP_M"]
+__all__ = ["scan", "scan_raster", "scan_tracks", "WINDOW_PX", "OVERLAP_M", "SNAP_M"]
 
 #: Side of the windows a large raster is read in, in pixels.
 WINDOW_PX = 2048
 #: Overlap between windows, metres: more than a car's length plus the context
 #: the features look at, so a car whose centre lies in a window's core is whole.
 OVERLAP_M = 80.0
+#: Default tolerance, metres, within which a user's track lines are snapped to the tracks seen.
+SNAP_M = 3.0
 
 
 def _guard_gsd(gsd: float) -> None:
@@ -45,7 +50,7 @@ def _guard_gsd(gsd: float) -> None:
 
 
 def _tracks_to_pixels(raster: "io.Raster", tracks: dict[str, Any] | None) -> list[np.ndarray] | None:
-    """Track lines (GeoJSON, lon/lat) to (row, col) index-coordinate polylines of ``raster``."""
+    """Track lines (GeoJSON, lon/lat) to (row, col) polylines in continuous pixel coordinates of ``raster``."""
     if tracks is None:
         return None
     lines: list[np.ndarray] = []
@@ -54,7 +59,7 @@ def _tracks_to_pixels(raster: "io.Raster", tracks: dict[str, Any] | None) -> lis
         if arr.ndim != 2 or arr.shape[0] < 2:
             continue
         rows, cols = raster.lonlat_to_pixel(arr[:, 0], arr[:, 1])
-        lines.append(np.column_stack([rows, cols]) - 0.5)
+        lines.append(np.column_stack([rows, cols]))
     return lines
 
 
@@ -87,13 +92,65 @@ def _georeference(raster: "io.Raster", det: Detection, row_off: float, col_off: 
                                corners_px=corners, corners_lonlat=lonlat)
 
 
-def _detect_in(raster: "io.Raster", tracks: dict[str, Any] | None, config: DetectorConfig | None):
-    found = detect_railcars(raster.image, raster.mask, gsd=raster.gsd,
-                            tracks=_tracks_to_pixels(raster, tracks), config=config)
-    return found
+@dataclass(frozen=True)
+class _Found:
+    """What one window gave: counting mode, detections and track lines in full-raster pixel coordinates."""
+
+    mode: str
+    detections: tuple[Detection, ...]
+    tracks: tuple[TrackLine, ...]
 
 
-def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None,
+def _find_in(raster: "io.Raster", tracks: dict[str, Any] | None, config: DetectorConfig | None,
+             snap_m: float, cars: bool) -> _Found:
+    """Detect railcars (or only tracks) in one raster or window; shift results to full-raster pixels."""
+    user = _tracks_to_pixels(raster, tracks)
+    r_off, c_off = _offsets(raster)
+    shift = np.array([r_off, c_off])
+    if cars:
+        found = detect_railcars(raster.image, raster.mask, gsd=raster.gsd, tracks=user, snap_m=snap_m,
+                                config=config)
+        mode, lines = found.mode, found.tracks.tracks
+        dets = tuple(_georeference(raster, d, r_off, c_off) for d in found.detections)
+    else:
+        mode, dets = counting_mode(raster.gsd), ()
+        lines = locate_tracks(raster.image, raster.mask, gsd=raster.gsd, user=user, snap_m=snap_m).tracks
+    return _Found(mode, dets, tuple(dataclasses.replace(t, points=t.points + shift) for t in lines))
+
+
+def _result_tracks(raster: "io.Raster", lines: list[TrackLine], dets: tuple[Detection, ...] | None,
+                   offset: tuple[float, float] = (0.0, 0.0)) -> tuple[tuple[Track, ...], tuple[Detection, ...]]:
+    """Georeferenced :class:`Track` results (full-raster pixels) and detections renumbered to them.
+
+    ``offset`` is the place of ``raster``'s first pixel in full-raster pixels.
+    """
+    out = []
+    for i, t in enumerate(lines):
+        pts = t.points
+        lonlat = None
+        if raster.transform is not None and raster.crs is not None:
+            lon, lat = raster.pixel_to_lonlat(pts[:, 0] - offset[0], pts[:, 1] - offset[1])
+            lonlat = tuple((float(x), float(y)) for x, y in zip(lon, lat))
+        out.append(Track(coords_px=tuple((float(r), float(c)) for r, c in pts), coords_lonlat=lonlat,
+                         length_m=polyline_length(pts) * raster.gsd, score=t.score, source=t.source, track_id=i))
+    if dets is None:
+        return tuple(out), ()
+    dets = _renumber(dets, [t.points for t in lines])
+    for i, t in enumerate(out):
+        on = [d for d in dets if d.track_id == i]
+        out[i] = dataclasses.replace(t, n_cars=len(on), occupied_m=float(sum(d.length_m for d in on)))
+    return tuple(out), dets
+
+
+def _renumber(dets: tuple[Detection, ...], lines: list[np.ndarray]) -> tuple[Detection, ...]:
+    """Detections with ``track_id`` set to the nearest of ``lines`` (full-raster pixel coordinates)."""
+    if not dets or not lines:
+        return tuple(dataclasses.replace(d, track_id=-1) for d in dets)
+    _, _, which = nearest_on_polylines(np.array([(d.row, d.col) for d in dets]), lines)
+    return tuple(dataclasses.replace(d, track_id=int(i)) for d, i in zip(dets, which))
+
+
+def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None, snap_m: float = SNAP_M,
                 config: DetectorConfig | None = None) -> ScanResult:
     """Scan a raster already in memory.
 
@@ -101,7 +158,10 @@ def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None,
     ----------
     raster : railcount.io.Raster
     tracks : dict, optional
-        GeoJSON (lon/lat) LineStrings of track centrelines.
+        GeoJSON (lon/lat) LineStrings of track centrelines; snapped to the
+        tracks seen in the image within ``snap_m`` metres.
+    snap_m : float
+        Snapping tolerance of ``tracks``, metres.
     config : DetectorConfig, optional
 
     Returns
@@ -110,20 +170,21 @@ def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None,
     """
     t0 = time.perf_counter()
     _guard_gsd(raster.gsd)
-    found = _detect_in(raster, tracks, config)
-    dets = tuple(_georeference(raster, d, 0.0, 0.0) for d in found.detections)
-    return _result(raster, raster.source, dets, found.mode, found.cars, found.n_tracks,
-                   raster.shape, raster.bounds_lonlat(), time.perf_counter() - t0)
+    found = _find_in(raster, tracks, config, snap_m, cars=True)
+    track_res, dets = _result_tracks(raster, list(found.tracks), found.detections, _offsets(raster))
+    return _result(raster, raster.source, dets, found.mode, track_res, raster.shape, raster.bounds_lonlat(),
+                   time.perf_counter() - t0)
 
 
-def _result(raster, source, dets, mode, cars, n_tracks, shape, bounds, elapsed) -> ScanResult:
+def _result(raster, source, dets, mode, tracks, shape, bounds, elapsed) -> ScanResult:
     capacity = max_cars_in(float(shape[0]) * float(shape[1]) * raster.gsd ** 2)
+    cars = float(sum(d.cars for d in dets))
     count, low, high, conf = count_interval(cars, mode, capacity=capacity)
     return ScanResult(
         source=str(source), count=count, count_low=low, count_high=high, confidence=conf, mode=mode,
         gsd=raster.gsd, date=raster.date, date_source=raster.date_source, crs=raster.crs_string,
         bounds_lonlat=bounds, shape=tuple(shape), detections=dets, simulated=raster.simulated,
-        elapsed_s=elapsed, n_tracks=n_tracks,
+        elapsed_s=elapsed, n_tracks=len(tracks), tracks=tracks,
     )
 
 
@@ -132,6 +193,7 @@ def scan(
     *,
     aoi: BBox | dict[str, Any] | None = None,
     tracks: dict[str, Any] | None = None,
+    snap_m: float = SNAP_M,
     gsd: float | None = None,
     date: _dt.date | str | None = None,
     progress: bool = False,
@@ -147,7 +209,10 @@ def scan(
     aoi : (west, south, east, north) or GeoJSON dict, optional
         Area of interest in lon/lat; only its window is read.
     tracks : dict, optional
-        GeoJSON (lon/lat) track centrelines, e.g. from OpenStreetMap.
+        GeoJSON (lon/lat) track centrelines, e.g. from OpenStreetMap; cars are
+        searched for only along them (snapped to the tracks in the image).
+    snap_m : float
+        Snapping tolerance of ``tracks``, metres.
     gsd : float, optional
         Ground sample distance in metres (required for unreferenced pictures).
     date : date or str, optional
@@ -171,28 +236,85 @@ def scan(
         For every bad input (see :mod:`railcount.errors`).
     """
     t0 = time.perf_counter()
+    got = _scan_windows(source, aoi=aoi, tracks=tracks, snap_m=snap_m, gsd=gsd, date=date, progress=progress,
+                        window_px=window_px, workers=workers, config=config, cars=True)
+    if isinstance(got, ScanResult):
+        return dataclasses.replace(got, elapsed_s=time.perf_counter() - t0)
+    first, mode, dets, lines, shape, bounds = got
+    track_res, dets = _result_tracks(first, lines, dets, _offsets(first))
+    return _result(first, source, dets, mode, track_res, shape, bounds, time.perf_counter() - t0)
+
+
+def scan_tracks(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    aoi: BBox | dict[str, Any] | None = None,
+    tracks: dict[str, Any] | None = None,
+    snap_m: float = SNAP_M,
+    gsd: float | None = None,
+    date: _dt.date | str | None = None,
+    progress: bool = False,
+    window_px: int = WINDOW_PX,
+    workers: int = 1,
+) -> TrackResult:
+    """Find the track centrelines in a raster file or URL.
+
+    Parameters are those of :func:`scan`; ``tracks`` are a user's lines to
+    snap to the tracks seen in the image.
+
+    Returns
+    -------
+    TrackResult
+
+    Raises
+    ------
+    railcount.errors.RailcountError
+        For every bad input (see :mod:`railcount.errors`).
+    """
+    t0 = time.perf_counter()
+    got = _scan_windows(source, aoi=aoi, tracks=tracks, snap_m=snap_m, gsd=gsd, date=date, progress=progress,
+                        window_px=window_px, workers=workers, config=None, cars=False)
+    if isinstance(got, ScanResult):  # not returned for cars=False
+        raise AssertionError("unreachable")
+    first, _, _, lines, shape, bounds = got
+    track_res, _ = _result_tracks(first, lines, None, _offsets(first))
+    return TrackResult(source=str(source), gsd=first.gsd, tracks=track_res, date=first.date, crs=first.crs_string,
+                       bounds_lonlat=bounds, shape=shape, simulated=first.simulated,
+                       elapsed_s=time.perf_counter() - t0)
+
+
+def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px, workers, config, cars):
+    """Read ``source`` whole or in windows and find railcars (``cars``) or only tracks in each.
+
+    Returns a :class:`ScanResult` when a small raster was scanned whole with
+    ``cars``; otherwise ``(first_window, mode, detections, track_lines,
+    shape, bounds_lonlat)`` with everything in full-raster pixel coordinates,
+    each window keeping what lies in its core.
+    """
     info = io.raster_info(source, gsd=gsd, date=date)
     _guard_gsd(float(info["gsd_m"]))
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
     rows, cols = int(info["height"]), int(info["width"])
     if aoi is None and rows <= window_px and cols <= window_px:
         raster = io.read_raster(source, gsd=gsd, date=date)
-        res = scan_raster(raster, tracks=tracks, config=config)
-        return dataclasses.replace(res, elapsed_s=time.perf_counter() - t0)
+        if cars:
+            return scan_raster(raster, tracks=tracks, snap_m=snap_m, config=config)
+        found = _find_in(raster, tracks, None, snap_m, cars=False)
+        return raster, found.mode, (), list(found.tracks), raster.shape, raster.bounds_lonlat()
     overlap = int(np.ceil(OVERLAP_M / float(info["gsd_m"])))
     overlap = min(overlap, window_px // 2)
-    if not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
     windows = io.iter_windows(source, size=window_px, overlap=overlap, aoi=aoi, gsd=gsd, date=date)
     total = io.count_windows(source, size=window_px, overlap=overlap, aoi=aoi)
-    results = _window_results(windows, tracks, config, workers)
+    results = _window_results(windows, tracks, config, snap_m, cars, workers)
     if progress:
         from tqdm import tqdm
 
-        results = tqdm(results, total=total, unit="window", desc="scan", leave=False)
-    # per window: its offsets, size and georeferenced detections (not its pixels:
-    # peak memory stays one window per worker whatever the number of windows)
-    found_in: list[tuple[float, float, int, int, tuple[Detection, ...]]] = []
-    mode, n_tracks, first = "individual", 0, None
+        results = tqdm(results, total=total, unit="window", desc="scan" if cars else "tracks", leave=False)
+    # per window: its offsets, size and what was found (not its pixels: peak
+    # memory stays one window per worker whatever the number of windows)
+    found_in: list[tuple[float, float, int, int, _Found]] = []
+    mode, first = counting_mode(float(info["gsd_m"])), None
     extent = [np.inf, np.inf, -np.inf, -np.inf]  # full-raster row/col extent of the scanned area
     for raster, found in results:
         first = first or raster
@@ -201,29 +323,27 @@ def scan(
         extent = [min(extent[0], r_off), min(extent[1], c_off), max(extent[2], r_off + h), max(extent[3], c_off + w)]
         if found is None:  # no valid pixel
             continue
-        mode = found[0]
-        n_tracks = max(n_tracks, found[1])
-        found_in.append((r_off, c_off, h, w, found[2]))
+        mode = found.mode
+        found_in.append((r_off, c_off, h, w, found))
+    if first is None:
+        raise NoDataError(f"{source}: nothing to scan in the requested area")
     # each window keeps what lies in its core: the seams run through the middle of
     # each overlap (windows may share more than `overlap` pixels: they are made
     # equally large and spread evenly)
     row_spans = sorted({(r, r + h) for r, _, h, _, _ in found_in})
     col_spans = sorted({(c, c + w) for _, c, _, w, _ in found_in})
     dets: list[Detection] = []
-    cars = 0.0
-    for r_off, c_off, h, w, detections in found_in:
+    pieces: list[TrackLine] = []
+    for r_off, c_off, h, w, found in found_in:
         r_lo, r_hi = _core(row_spans, (r_off, r_off + h))
         c_lo, c_hi = _core(col_spans, (c_off, c_off + w))
-        for d in detections:  # already in full-raster pixel coordinates
-            if r_lo <= d.row < r_hi and c_lo <= d.col < c_hi:
-                dets.append(d)
-                cars += d.cars
-    if first is None:
-        raise NoDataError(f"{source}: nothing to scan in the requested area")
+        dets.extend(d for d in found.detections if r_lo <= d.row < r_hi and c_lo <= d.col < c_hi)
+        pieces.extend(clip_tracks(found.tracks, (r_lo, c_lo, r_hi, c_hi)))
     dets.sort(key=lambda d: (round(d.row, 3), round(d.col, 3)))
+    lines = list(join_tracks(pieces, gap_px=2.0 / float(info["gsd_m"])))
     bounds = _bounds_lonlat(first, extent)
     shape = (int(extent[2] - extent[0]), int(extent[3] - extent[1]))
-    return _result(first, source, tuple(dets), mode, cars, n_tracks, shape, bounds, time.perf_counter() - t0)
+    return first, mode, tuple(dets), lines, shape, bounds
 
 
 def _offsets(raster: "io.Raster") -> tuple[float, float]:
@@ -231,25 +351,17 @@ def _offsets(raster: "io.Raster") -> tuple[float, float]:
     return (float(win.row_off), float(win.col_off)) if win is not None else (0.0, 0.0)
 
 
-def _scan_window(raster: "io.Raster", tracks: dict[str, Any] | None, config: DetectorConfig | None
-                 ) -> tuple[str, int, tuple[Detection, ...]]:
-    """Mode, tracks and detections (in full-raster pixel coordinates, georeferenced) of one window."""
-    found = _detect_in(raster, tracks, config)
-    r_off, c_off = _offsets(raster)
-    return found.mode, found.n_tracks, tuple(_georeference(raster, d, r_off, c_off) for d in found.detections)
-
-
 def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | None,
-                    config: DetectorConfig | None, workers: int
-                    ) -> Iterator[tuple["io.Raster", tuple[str, int, tuple[Detection, ...]] | None]]:
-    """Yield each window with what :func:`_scan_window` found in it (None if it has no valid pixel), in order.
+                    config: DetectorConfig | None, snap_m: float, cars: bool, workers: int
+                    ) -> Iterator[tuple["io.Raster", _Found | None]]:
+    """Yield each window with what :func:`_find_in` found in it (None if it has no valid pixel), in order.
 
     With several workers, windows are scanned in a process pool; at most
     ``workers + 1`` windows are read ahead, so memory stays bounded.
     """
     if workers == 1:
         for raster in windows:
-            yield raster, (_scan_window(raster, tracks, config) if raster.mask.any() else None)
+            yield raster, (_find_in(raster, tracks, config, snap_m, cars) if raster.mask.any() else None)
         return
     import multiprocessing
     from collections import deque
@@ -259,7 +371,8 @@ def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | Non
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=one_blas_thread) as pool:
         pending: deque = deque()
         for raster in windows:
-            pending.append((raster, pool.submit(_scan_window, raster, tracks, config) if raster.mask.any() else None))
+            fut = pool.submit(_find_in, raster, tracks, config, snap_m, cars) if raster.mask.any() else None
+            pending.append((raster, fut))
             while len(pending) > workers:
                 raster_done, fut = pending.popleft()
                 yield raster_done, (fut.result() if fut is not None else None)

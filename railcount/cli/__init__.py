@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("info", "info"),
     "simulate": ("simulate", "simulate"),
     "scan": ("scan", "scan"),
+    "tracks": ("tracks", "tracks"),
     "compare": ("compare", "compare"),
     "series": ("compare", "series"),
     "demo": ("demo", "demo"),

@@ -27,3 +27,11 @@ window_option = click.option(
     "--window-px", type=click.IntRange(min=256), default=None, metavar="PX",
     help="Largest window, in pixels, that tiles are scanned in (default 2048, which peaks near 1 GB of "
          "memory; memory grows with the window's area).")
+tracks_option = click.option(
+    "--tracks", "tracks_path", type=click.Path(dir_okay=False), metavar="FILE.geojson",
+    help="Track centrelines to use (GeoJSON LineStrings in any CRS, e.g. exported from OpenStreetMap): "
+         "snapped to the tracks seen in the image within --snap-m; where no track is seen near a line, "
+         "the line is used as given.")
+snap_option = click.option(
+    "--snap-m", type=click.FloatRange(min=0.0, max=50.0), default=3.0, show_default=True, metavar="METRES",
+    help="How far a --tracks line may lie from the track seen in the image and still be snapped to it.")

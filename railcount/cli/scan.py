@@ -6,15 +6,14 @@ import json
 
 import click
 
-from .options import aoi_option, date_option, gsd_option, window_option
+from .options import aoi_option, date_option, gsd_option, snap_option, tracks_option, window_option
 
 
 @click.command()
 @click.argument("tile")
 @aoi_option
-@click.option("--tracks", "tracks_path", type=click.Path(dir_okay=False),
-              help="GeoJSON file of track centrelines (lon/lat LineStrings, e.g. from OpenStreetMap); "
-                   "cars are then searched for only along them.")
+@tracks_option
+@snap_option
 @gsd_option
 @date_option
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
@@ -28,10 +27,12 @@ from .options import aoi_option, date_option, gsd_option, window_option
                    "memory. The count does not depend on it.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar over windows of large tiles "
               "(default: on when stderr is a terminal).")
-def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, window_px, workers, progress):
+def scan(tile, aoi, tracks_path, snap_m, gsd, date, out_path, overlay_path, as_json, window_px, workers, progress):
     """Count the railcars in TILE (a GeoTIFF/COG path or http(s) URL).
 
     \b
+    Cars are searched for only along tracks: those found in the image, or
+    the lines of --tracks snapped to them (see `railcount tracks`).
     At 0.8 m GSD or finer every car is detected; from 0.8 to 3 m the count is
     an estimate from occupied track length; coarser imagery cannot be counted.
     The count comes with an interval from the detector's measured error rates.
@@ -46,20 +47,20 @@ def scan(tile, aoi, tracks_path, gsd, date, out_path, overlay_path, as_json, win
     import sys
 
     from .. import io
+    from ..scan import WINDOW_PX
     from ..scan import scan as run_scan
 
     tracks = io.read_geojson(tracks_path) if tracks_path else None
     show = sys.stderr.isatty() if progress is None else progress
-    from ..scan import WINDOW_PX
+    with io.atomic_outputs(out_path, overlay_path) as (tmp_out, tmp_overlay):
+        result = run_scan(tile, aoi=aoi, tracks=tracks, snap_m=snap_m, gsd=gsd, date=date, progress=show,
+                          window_px=window_px or WINDOW_PX, workers=workers)
+        if tmp_out:
+            io.write_json(tmp_out, result.to_geojson())
+        if tmp_overlay:
+            from ..plot import save_overlay
 
-    result = run_scan(tile, aoi=aoi, tracks=tracks, gsd=gsd, date=date, progress=show,
-                      window_px=window_px or WINDOW_PX, workers=workers)
-    if out_path:
-        io.write_json(out_path, result.to_geojson())
-    if overlay_path:
-        from ..plot import save_overlay
-
-        save_overlay(tile, result, overlay_path, aoi=aoi, gsd=gsd)
+            save_overlay(tile, result, tmp_overlay, aoi=aoi, gsd=gsd)
     if as_json:
         summary = result.summary()
         if out_path:

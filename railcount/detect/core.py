@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ..errors import GSDError, ResolutionTooCoarseError, UnsupportedRasterError
 from ..priors import CAR_TYPES, COUPLING_GAP_M, ESTIMATE_MAX_GSD, MIN_GSD, counting_mode
 from ..results import Detection
 from .consist import Lane, SplitParams, find_lanes, gap_evidence, split_consist
 from .features import pixel_features
-from .frame import TrackFrame, dominant_orientations, to_luminance
+from .frame import TrackFrame, check_image, dominant_orientations, to_luminance
+from .geometry import nearest_on_polylines
+from .tracks import TrackSet, locate_tracks
 from .model import PixelModel, load_model
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class DetectionSet:
         Number of lanes (tracks) on which cars were searched.
     angles_deg : tuple of float
         Track directions used.
+    tracks : TrackSet
+        The tracks searched along; a detection's ``track_id`` indexes them.
     """
 
     detections: tuple[Detection, ...]
@@ -92,34 +95,7 @@ class DetectionSet:
     cars: float
     n_tracks: int
     angles_deg: tuple[float, ...]
-
-
-def _check(image: np.ndarray, mask: np.ndarray | None, gsd: float) -> tuple[np.ndarray, np.ndarray]:
-    img = np.asarray(image)
-    if img.ndim == 3 and img.shape[-1] not in (1, 3, 4) and img.shape[0] in (1, 3, 4):
-        raise UnsupportedRasterError(
-            f"image has shape {img.shape}: pass (rows, cols) or (rows, cols, bands), e.g. Raster.image")
-    if img.ndim not in (2, 3):
-        raise UnsupportedRasterError(f"image must be 2-D or 3-D, got shape {img.shape}")
-    if img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    if not (isinstance(gsd, (int, float, np.floating)) and math.isfinite(gsd)) or gsd <= 0:
-        raise GSDError(f"gsd must be a positive number of metres, got {gsd!r}")
-    if gsd < MIN_GSD:
-        raise GSDError(f"gsd={gsd} m is finer than any overhead imagery ({MIN_GSD} m); is it in metres?")
-    if gsd > ESTIMATE_MAX_GSD:
-        raise ResolutionTooCoarseError(
-            f"railcars cannot be counted at a GSD of {gsd:.3g} m (coarser than {ESTIMATE_MAX_GSD} m): "
-            "use imagery of 3 m or finer (0.8 m or finer for individual cars)")
-    m = np.ones(img.shape[:2], bool) if mask is None else np.asarray(mask, bool)
-    if m.shape != img.shape[:2]:
-        raise UnsupportedRasterError(f"mask shape {m.shape} does not match image shape {img.shape[:2]}")
-    if img.ndim == 3 and img.shape[-1] == 4:
-        img = img[..., :3]
-    if np.issubdtype(img.dtype, np.floating):
-        m = m & np.isfinite(img if img.ndim == 2 else img.sum(axis=-1))
-        img = np.nan_to_num(img)
-    return img, m
+    tracks: TrackSet = field(default_factory=lambda: TrackSet((), 1.0))
 
 
 def frame_features(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float, angle: float,
@@ -187,6 +163,7 @@ def detect_railcars(
     *,
     gsd: float,
     tracks: list[np.ndarray] | None = None,
+    snap_m: float = 3.0,
     config: DetectorConfig | None = None,
     model: PixelModel | None = None,
 ) -> DetectionSet:
@@ -201,8 +178,13 @@ def detect_railcars(
     gsd : float
         Ground sample distance in metres.
     tracks : list of ndarray of shape (n, 2), optional
-        Track centrelines as (row, col) polylines in pixel coordinates; when
-        given, cars are searched for only within 2.5 m of them.
+        A user's track centrelines as (row, col) polylines in continuous pixel
+        coordinates; they are snapped to the tracks found in the image within
+        ``snap_m`` (:func:`~railcount.detect.tracks.snap_tracks`). Without
+        them, the tracks found in the image are used. Cars are searched for
+        only within 2.5 m of a track.
+    snap_m : float
+        Snapping tolerance of user track lines, metres.
     config : DetectorConfig, optional
     model : PixelModel, optional
         Override the packaged pixel model (used in training).
@@ -232,12 +214,27 @@ def detect_railcars(
     0.0
     """
     cfg = config or DetectorConfig()
-    img, m = _check(image, mask, gsd)
+    img, m = check_image(image, mask, gsd)
     mode = counting_mode(gsd)
     if model is None:
         model = load_model(cfg.model_fine if mode == "individual" else cfg.model_coarse)
-    frames = probability_frames(img, m, gsd, model, tracks=tracks, max_orientations=cfg.max_orientations)
-    return cars_from_frames(frames, gsd, cfg.split)
+    found = locate_tracks(img, m, gsd=gsd, user=tracks, snap_m=snap_m)
+    lines = [t.points - 0.5 for t in found.tracks]  # index coordinates
+    if not lines:
+        return DetectionSet((), mode, 0.0, 0, (), found)
+    frames = probability_frames(img, m, gsd, model, tracks=lines, max_orientations=cfg.max_orientations)
+    result = cars_from_frames(frames, gsd, cfg.split)
+    return dataclasses.replace(result, detections=_on_tracks(result.detections, lines), tracks=found,
+                               n_tracks=len(found))
+
+
+def _on_tracks(dets: tuple[Detection, ...], lines: list[np.ndarray]) -> tuple[Detection, ...]:
+    """Detections with ``track_id`` set to the nearest track's index."""
+    if not dets:
+        return dets
+    centres = np.array([(d.row - 0.5, d.col - 0.5) for d in dets])
+    _, _, which = nearest_on_polylines(centres, lines)
+    return tuple(dataclasses.replace(d, track_id=int(i)) for d, i in zip(dets, which))
 
 
 @dataclass(frozen=True, eq=False)

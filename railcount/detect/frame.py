@@ -14,7 +14,52 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["dominant_orientations", "TrackFrame", "to_luminance"]
+from ..errors import GSDError, ResolutionTooCoarseError, UnsupportedRasterError
+from ..priors import ESTIMATE_MAX_GSD, MIN_GSD
+
+__all__ = ["check_image", "dominant_orientations", "TrackFrame", "to_luminance"]
+
+
+def check_image(image: np.ndarray, mask: np.ndarray | None, gsd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Check a detector's input and return it as ``(image, mask)``.
+
+    The image comes back as (rows, cols) or (rows, cols, 3) (an alpha band
+    dropped), non-finite float pixels zeroed and masked out.
+
+    Raises
+    ------
+    UnsupportedRasterError
+        If the array's shape is not an image's or the mask does not match it.
+    GSDError
+        If ``gsd`` is not a positive number of metres.
+    ResolutionTooCoarseError
+        If ``gsd`` is coarser than 3 m: railcars cannot be counted.
+    """
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[-1] not in (1, 3, 4) and img.shape[0] in (1, 3, 4):
+        raise UnsupportedRasterError(
+            f"image has shape {img.shape}: pass (rows, cols) or (rows, cols, bands), e.g. Raster.image")
+    if img.ndim not in (2, 3):
+        raise UnsupportedRasterError(f"image must be 2-D or 3-D, got shape {img.shape}")
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if not (isinstance(gsd, (int, float, np.floating)) and math.isfinite(gsd)) or gsd <= 0:
+        raise GSDError(f"gsd must be a positive number of metres, got {gsd!r}")
+    if gsd < MIN_GSD:
+        raise GSDError(f"gsd={gsd} m is finer than any overhead imagery ({MIN_GSD} m); is it in metres?")
+    if gsd > ESTIMATE_MAX_GSD:
+        raise ResolutionTooCoarseError(
+            f"railcars cannot be counted at a GSD of {gsd:.3g} m (coarser than {ESTIMATE_MAX_GSD} m): "
+            "use imagery of 3 m or finer (0.8 m or finer for individual cars)")
+    m = np.ones(img.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    if m.shape != img.shape[:2]:
+        raise UnsupportedRasterError(f"mask shape {m.shape} does not match image shape {img.shape[:2]}")
+    if img.ndim == 3 and img.shape[-1] == 4:
+        img = img[..., :3]
+    if np.issubdtype(img.dtype, np.floating):
+        m = m & np.isfinite(img if img.ndim == 2 else img.sum(axis=-1))
+        img = np.nan_to_num(img)
+    return img, m
 
 
 def to_luminance(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
