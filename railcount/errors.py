@@ -26,6 +26,8 @@ __all__ = [
     "ClaimError",
     "ManifestError",
     "InputError",
+    "MissingExtraError",
+    "one_line",
 ]
 
 
@@ -93,3 +95,33 @@ class InputError(RailcountError, ValueError):
     E.g. a date that is not ``YYYY-MM-DD``, a window size, or a GeoJSON file
     that is missing or cannot be parsed.
     """
+
+
+class MissingExtraError(RailcountError, ImportError):
+    """A feature needs an optional dependency that is not installed.
+
+    The message names the extra to install, e.g. ``pip install 'railcount[fetch]'``.
+    """
+
+
+def one_line(message: object, *, limit: int | None = None) -> str:
+    """Return a message (or an exception's) on one line, without a trailing full stop.
+
+    Parameters
+    ----------
+    message : object
+        Text, or an exception (its type's name stands in for an empty message).
+    limit : int, optional
+        Cut the result to at most this many characters (ending with ``...``).
+
+    Examples
+    --------
+    >>> one_line("no such file:\n  a.tif.")
+    'no such file: a.tif'
+    """
+    text = " ".join(str(message).split()).rstrip(".")
+    if not text and isinstance(message, BaseException):
+        text = type(message).__name__
+    if limit is not None and len(text) > limit:
+        text = text[: max(0, limit - 3)] + "..."
+    return text

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import pyproj
 
-from .errors import AOIError, GSDError
+from .errors import AOIError, GSDError, one_line
 from .priors import MIN_GSD
 from .types import BBox
 
@@ -337,7 +337,7 @@ def aoi_geometry(aoi: BBox | Mapping[str, Any]) -> tuple[shapely.geometry.base.B
         except AOIError:
             raise
         except Exception as exc:  # shapely raises several kinds on bad coordinates
-            raise AOIError(f"AOI polygon has malformed coordinates ({_one_line(exc)}); "
+            raise AOIError(f"AOI polygon has malformed coordinates ({one_line(exc)}); "
                            "give [[lon, lat], ...] rings as in RFC 7946") from None
         geom = shapely.union_all(geoms) if len(geoms) > 1 else geoms[0]
         if not geom.is_valid:
@@ -350,10 +350,6 @@ def aoi_geometry(aoi: BBox | Mapping[str, Any]) -> tuple[shapely.geometry.base.B
         return geom, True
     w, s, e, n = validate_bbox(aoi)
     return shapely.geometry.box(w, s, e, n), False
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _polygon_geometries(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:

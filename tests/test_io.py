@@ -521,7 +521,7 @@ def test_iter_windows_cover_the_raster_with_overlap(make_raster):
 def test_tile_windows_cover_with_the_overlap_and_no_more_windows_than_needed(length, size, overlap):
     from rasterio.windows import Window
 
-    wins = io._tile_windows(Window(7, 3, length, length // 2 + 1), size, overlap)
+    wins = io.tile_windows(Window(7, 3, length, length // 2 + 1), size, overlap)
     for axis, off, total in ((0, 3, length // 2 + 1), (1, 7, length)):
         spans = sorted({(int(w.row_off), int(w.height)) if axis == 0 else (int(w.col_off), int(w.width))
                         for w in wins})

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-from ..errors import AOIError, FetchError, FetchRequestError, OutputError, RailcountError
+from ..errors import AOIError, FetchError, FetchRequestError, OutputError, RailcountError, one_line
 from ..sites import Site, check_bbox
 from ..types import BBox
 from ._http import USER_AGENT, check_http_url, redact_url
@@ -214,11 +214,11 @@ def _stac_io(*, timeout: float, retries: int, backoff: float, max_bytes: int) ->
     return io
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+def _server_text(text: str, limit: int = 300) -> str:
+    """A server's message on one line for an error, or "an HTML page"."""
     if "<html" in text.lower() or "<!doctype" in text.lower():
         return "an HTML page"
-    return text[:limit]
+    return one_line(text, limit=limit)
 
 
 def _as_float(value: Any) -> float | None:
@@ -387,7 +387,7 @@ def search_stac(
                          "API?); check --api and try again later") from None
     except APIError as exc:
         status = getattr(exc, "status_code", None)
-        text = _one_line(str(exc))
+        text = _server_text(str(exc))
         if "larger than the limit" in text:
             raise FetchError(f"{where}: {text}") from None
         if "redirect" in text.lower():
@@ -396,7 +396,7 @@ def search_stac(
                          "check --api, --collection and --datetime, or try again later") from None
     except Exception as exc:  # anything else an untrusted server can provoke in the client
         raise FetchError(f"{where} answered with something that is not a STAC response "
-                         f"({exc.__class__.__name__}: {_one_line(str(exc))}); check --api") from None
+                         f"({exc.__class__.__name__}: {_server_text(str(exc))}); check --api") from None
 
     items: list[ItemSummary] = []
     bad = 0

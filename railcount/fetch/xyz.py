@@ -17,7 +17,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import AOIError, FetchError, FetchRequestError, OutputError
+from ..io import write_bytes, write_geotiff
 from ..sites import Site, check_bbox
 from ..types import BBox
 from ._http import HttpPolicy, InvalidResponse, RateLimiter, check_http_url, fetch_bytes, redact_url
@@ -241,10 +241,10 @@ class _TileCache:
             p.parent.mkdir(parents=True, exist_ok=True)
             meta = self.dir / "source.json"
             if not meta.exists():
-                _write_atomic(meta, json.dumps({"provider": self.source.name,
+                write_bytes(meta, json.dumps({"provider": self.source.name,
                                                 "template": redact_url(self.source.template),
                                                 "attribution": self.source.attribution}, indent=1).encode())
-            _write_atomic(p, data)
+            write_bytes(p, data)
         except OSError as exc:
             logger.warning("cannot write tile cache %s: %s", p, exc)
 
@@ -253,20 +253,6 @@ class _TileCache:
             self.path(z, x, y).unlink()
         except OSError:
             pass
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _decode_tile(data: bytes, headers: Mapping[str, str] | None = None) -> np.ndarray:
@@ -411,7 +397,6 @@ def fetch_xyz(
     import mercantile
     from tqdm import tqdm
 
-    from ..io import write_geotiff
 
     site = bbox if isinstance(bbox, Site) else None
     box = check_bbox(site.bbox if site is not None else bbox)  # type: ignore[arg-type]

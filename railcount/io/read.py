@@ -1,46 +1,22 @@
-"""The I/O layer: the only part of railcount that touches files and URLs.
+"""Reading rasters: opening GeoTIFF/COG, PNG/JPEG and band stacks, windows, AOIs, metadata.
 
-The raster loader reads a tile, or the window of an area of interest, into a
-small immutable :class:`Raster` (pixels, validity mask, transform, CRS, GSD in
-metres, acquisition date, provenance). Everything downstream works on that
-object and never sees a path.
-
-- Sources: GeoTIFF / Cloud-Optimized GeoTIFF from a local path or an
-  ``http(s)://`` URL (read through GDAL's ``/vsicurl/``: only the bytes of
-  the requested window travel), plain PNG/JPEG pictures with an explicit GSD,
-  and stacks of single-band files (e.g. Landsat B4/B3/B2).
-- Areas of interest (:func:`parse_aoi`): a lon/lat box or a GeoJSON polygon,
-  placed on the raster whatever its CRS; only its window is read.
-- Rasters larger than memory: :func:`iter_windows` yields overlapping windows
-  one at a time.
-- Metadata without pixels: :func:`raster_info`.
-
-Every failure is one of :mod:`railcount.errors` with a one-line message that
-says what to do.
-
-Examples
---------
->>> from railcount.io import read_raster                      # doctest: +SKIP
->>> r = read_raster("yard.tif", aoi=(7.585, 47.527, 7.590, 47.530))  # doctest: +SKIP
->>> r.shape, r.gsd, r.crs_string, r.date                      # doctest: +SKIP
-((412, 337), 0.255, 'EPSG:2056', None)
+Sources are GeoTIFF / Cloud-Optimized GeoTIFF from a local path or an
+``http(s)://`` URL (read through GDAL's ``/vsicurl/``: only the bytes of the
+requested window travel), plain PNG/JPEG pictures with an explicit GSD, and
+stacks of single-band files (e.g. Landsat B4/B3/B2). Every failure is one of
+:mod:`railcount.errors` with a one-line message that says what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import logging
 import math
 import os
-import re
-import tempfile
-import urllib.parse
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import rasterio
@@ -50,64 +26,39 @@ from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
-from . import geo
-from .errors import (
+from .. import geo
+from ..errors import (
     AOIError,
     GeoreferenceError,
     GSDError,
     InputError,
     NoDataError,
-    OutputError,
-    RailcountError,
     TileNotFoundError,
     TileReadError,
     UnsupportedRasterError,
+    one_line,
 )
-from .priors import counting_mode
-from .types import BBox, DateSource
+from ..priors import counting_mode
+from ..types import AOI
+from .dates import parse_date, resolve_date
+from .names import Sources, as_names, basename, is_remote
+from .raster import Raster
 
 __all__ = [
-    "Raster",
+    "SUPPORTED_DTYPES",
+    "HTTP_DEFAULTS",
+    "WINDOWED_DEFAULTS",
     "read_raster",
     "raster_info",
     "iter_windows",
     "count_windows",
-    "parse_aoi",
-    "read_geojson",
-    "read_text",
-    "date_from_tags",
-    "date_from_name",
-    "SUPPORTED_DTYPES",
-    "atomic_output",
-    "write_json",
-    "write_geotiff",
+    "tile_windows",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: A raster source: a local path or a URL (``http(s)://``, ``s3://``, ``/vsi...``).
-SourceLike = Union[str, "os.PathLike[str]"]
-#: What the loader accepts: one source, or single-band sources to stack.
-Sources = Union[SourceLike, Sequence[SourceLike]]
-#: An area of interest: a lon/lat box or a GeoJSON dict.
-AOI = Union[BBox, Mapping[str, Any]]
-
 #: Pixel types the loader reads (as stored; no conversion).
 SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "float32", "float64")
-
-#: Tags that may hold the acquisition date, most specific first (compared
-#: case-insensitively). TIFFTAG_DATETIME is the file's own time stamp, so an
-#: explicit acquisition tag wins over it.
-DATE_TAGS = (
-    "ACQUISITION_DATE",
-    "ACQUISITIONDATETIME",
-    "ACQUISITION_DATETIME",
-    "DATE_ACQUIRED",
-    "DATETIME",
-    "EXIF_DATETIMEORIGINAL",
-    "TIFFTAG_DATETIME",
-    "EXIF_DATETIME",
-)
 
 #: GDAL options for remote reads, used unless set in the environment or an
 #: enclosing ``rasterio.Env``.
@@ -125,227 +76,6 @@ HTTP_DEFAULTS = {
 WINDOWED_DEFAULTS: dict[str, Any] = {"GDAL_CACHEMAX": 64}
 
 _TRUE = {"1", "true", "yes", "y", "on"}
-_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_TAG_DATE_RE = re.compile(r"^\s*(\d{4})[-:/.]?(\d{2})[-:/.]?(\d{2})(?!\d)")
-_NAME_DATE_RE = re.compile(r"(?<!\d)(\d{4})(-?)(\d{2})\2(\d{2})(?!\d)")
-_GEOJSON_TYPES = {
-    "FeatureCollection", "Feature", "GeometryCollection", "Point", "MultiPoint",
-    "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-}
-
-
-# --------------------------------------------------------------------------- Raster
-
-
-@dataclass(frozen=True, eq=False)
-class Raster:
-    """Pixels of one raster (or one window of it) with everything needed to use them.
-
-    Attributes
-    ----------
-    pixels : ndarray, shape (bands, rows, cols)
-        Pixel values as stored (uint8, uint16, int16, float32 or float64);
-        1 band (grey) or 3 (R, G, B). Read-only.
-    mask : ndarray of bool, shape (rows, cols)
-        True where the pixel is valid (not nodata, not NaN, alpha > 0, inside a
-        polygon AOI). Read-only.
-    transform : affine.Affine or None
-        Pixel-to-map transform of *these* pixels (window-adjusted); ``None``
-        without a georeference.
-    crs : rasterio.crs.CRS or None
-        Coordinate reference system; ``None`` without a georeference.
-    gsd : float
-        Ground sample distance in metres per pixel.
-    date : datetime.date or None
-        Acquisition date, when known.
-    date_source : {"tag", "filename", "caller", "unknown"}
-        Where the date came from.
-    source : str
-        Path or URL as given (for a stack: the first file).
-    tags : mapping of str to str
-        The dataset's tags (a copy).
-    simulated : bool
-        True if the tag ``RAILCOUNT_SIMULATED`` is truthy or "simulated" is
-        in the file name.
-    window : rasterio.windows.Window or None
-        Where these pixels sit in the full file; ``None`` for the whole file.
-    full_shape : (rows, cols)
-        Size of the whole file.
-
-    Notes
-    -----
-    Pixel coordinates ``(row, col)`` taken and returned by the methods are
-    floats in which the centre of the pixel with index ``(i, j)`` is at
-    ``(i + 0.5, j + 0.5)``, so the transform applied to ``(col, row)`` is the map
-    position and ``numpy.floor`` of a result is the pixel index.
-    """
-
-    pixels: np.ndarray
-    mask: np.ndarray
-    transform: Affine | None
-    crs: CRS | None
-    gsd: float
-    date: _dt.date | None = None
-    date_source: DateSource = "unknown"
-    source: str = ""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    simulated: bool = False
-    window: Window | None = None
-    full_shape: tuple[int, int] = (0, 0)
-
-    def __post_init__(self) -> None:
-        pixels = np.asarray(self.pixels)
-        if pixels.ndim == 2:
-            pixels = pixels[np.newaxis]
-        if pixels.ndim != 3:
-            raise ValueError(f"pixels must have shape (bands, rows, cols), got {pixels.shape}")
-        if self.mask is None:
-            mask = np.ones(pixels.shape[1:], dtype=bool)
-        else:
-            mask = np.asarray(self.mask, dtype=bool)
-        if mask.shape != pixels.shape[1:]:
-            raise ValueError(f"mask shape {mask.shape} does not match pixels {pixels.shape[1:]}")
-        pixels, mask = pixels.view(), mask.view()
-        pixels.flags.writeable = False
-        mask.flags.writeable = False
-        if (self.transform is None) != (self.crs is None):
-            raise ValueError("transform and crs must both be given or both be None")
-        object.__setattr__(self, "pixels", pixels)
-        object.__setattr__(self, "mask", mask)
-        object.__setattr__(self, "gsd", geo.validate_gsd(self.gsd))
-        object.__setattr__(self, "tags", dict(self.tags))
-        if tuple(self.full_shape) == (0, 0):
-            object.__setattr__(self, "full_shape", tuple(pixels.shape[1:]))
-
-    def __repr__(self) -> str:
-        bands, rows, cols = self.pixels.shape
-        where = "" if self.window is None else (
-            f", window=(row {int(self.window.row_off)}, col {int(self.window.col_off)}) of {self.full_shape}")
-        return (f"Raster({self.source!r}, {rows} x {cols} px x {bands} {self.pixels.dtype}, "
-                f"crs={self.crs_string if self.crs is None or self.crs.to_epsg() else 'WKT'}, "
-                f"gsd={self.gsd:.4g} m, date={self.date}, valid={self.mask.mean():.0%}"
-                f"{', SIMULATED' if self.simulated else ''}{where})")
-
-    @property
-    def image(self) -> np.ndarray:
-        """The pixels as ``(rows, cols, bands)`` (a read-only view)."""
-        return np.moveaxis(self.pixels, 0, -1)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(rows, cols)`` of these pixels."""
-        return (int(self.pixels.shape[1]), int(self.pixels.shape[2]))
-
-    @property
-    def georeferenced(self) -> bool:
-        """True when the raster has a transform and a CRS."""
-        return self.transform is not None and self.crs is not None
-
-    @property
-    def crs_string(self) -> str | None:
-        """``"EPSG:xxxx"`` when the CRS has an EPSG code, else its WKT; ``None`` without CRS."""
-        return geo.crs_to_string(self.crs)
-
-    def _require_georef(self) -> tuple[Affine, CRS]:
-        if self.transform is None or self.crs is None:
-            raise GeoreferenceError(
-                f"{self.source or 'this raster'} has no georeference: only pixel coordinates are known")
-        return self.transform, self.crs
-
-    def bounds_lonlat(self) -> BBox | None:
-        """Extent of these pixels as ``(west, south, east, north)`` in WGS84 degrees.
-
-        Returns ``None`` without a georeference.
-        """
-        if not self.georeferenced:
-            return None
-        transform, crs = self._require_georef()
-        return geo.bounds_lonlat(transform, crs, self.shape)
-
-    def pixel_to_map(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Convert pixel coordinates to map coordinates of the raster's CRS.
-
-        Parameters
-        ----------
-        rows, cols : float or array_like
-            Pixel coordinates (centre of pixel ``(i, j)`` at ``(i + 0.5, j + 0.5)``).
-
-        Returns
-        -------
-        x, y : ndarray of float
-
-        Raises
-        ------
-        GeoreferenceError
-            Without a georeference.
-        """
-        transform, _ = self._require_georef()
-        x, y = geo.apply_affine(transform, cols, rows)
-        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-
-    def pixel_to_lonlat(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Convert pixel coordinates to WGS84 longitude and latitude.
-
-        Parameters
-        ----------
-        rows, cols : float or array_like
-            Pixel coordinates (centre of pixel ``(i, j)`` at ``(i + 0.5, j + 0.5)``).
-
-        Returns
-        -------
-        lon, lat : ndarray of float
-            Degrees.
-
-        Raises
-        ------
-        GeoreferenceError
-            Without a georeference.
-        """
-        _, crs = self._require_georef()
-        x, y = self.pixel_to_map(rows, cols)
-        return geo.to_lonlat(crs, x, y)
-
-    def lonlat_to_pixel(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Convert WGS84 longitude and latitude to pixel coordinates.
-
-        Parameters
-        ----------
-        lon, lat : float or array_like
-            Degrees.
-
-        Returns
-        -------
-        rows, cols : ndarray of float
-            Pixel coordinates (centre of pixel ``(i, j)`` at ``(i + 0.5, j + 0.5)``;
-            ``numpy.floor`` gives the pixel index). May lie outside the raster.
-
-        Raises
-        ------
-        GeoreferenceError
-            Without a georeference.
-        """
-        transform, crs = self._require_georef()
-        x, y = geo.from_lonlat(crs, lon, lat)
-        cols, rows = geo.apply_affine(~transform, x, y)
-        return np.asarray(rows, dtype=float), np.asarray(cols, dtype=float)
-
-
-# --------------------------------------------------------------------------- opening
-
-
-def _one_line(exc: BaseException) -> str:
-    """The message of an exception on one line, without a trailing full stop."""
-    return " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
-
-
-def _is_remote(name: str) -> bool:
-    return bool(_URL_RE.match(name)) or name.startswith("/vsi")
-
-
-def _basename(name: str) -> str:
-    if _URL_RE.match(name):
-        return urllib.parse.unquote(urllib.parse.urlsplit(name).path.rsplit("/", 1)[-1])
-    return os.path.basename(name)
 
 
 def _env(remote: bool) -> rasterio.Env:
@@ -392,7 +122,7 @@ def _sniff(path: str) -> str | None:
 
 
 def _open_error(name: str, exc: BaseException, remote: bool) -> TileReadError:
-    msg = _one_line(exc)
+    msg = one_line(exc)
     low = msg.lower()
     if remote:
         if "404" in low or "no such file" in low or "does not exist" in low:
@@ -415,7 +145,7 @@ def _open_error(name: str, exc: BaseException, remote: bool) -> TileReadError:
 
 def _read_error(name: str, exc: BaseException, remote: bool) -> TileReadError:
     cause = exc.__cause__ or exc
-    msg = _one_line(cause)
+    msg = one_line(cause)
     if remote:
         return TileReadError(f"cannot read the pixels of {name} ({msg}): the connection failed or the file "
                              "is corrupt; retry, or download the file and check it")
@@ -424,7 +154,7 @@ def _read_error(name: str, exc: BaseException, remote: bool) -> TileReadError:
 
 
 def _open_one(name: str) -> rasterio.io.DatasetReader:
-    remote = _is_remote(name)
+    remote = is_remote(name)
     if not remote:
         path = Path(name)
         if not path.exists():
@@ -441,136 +171,14 @@ def _open_one(name: str) -> rasterio.io.DatasetReader:
         raise _open_error(name, exc, remote) from None
 
 
-def _as_names(source: Sources) -> list[str]:
-    if isinstance(source, (str, os.PathLike)):
-        names = [os.fspath(source)]
-    else:
-        try:
-            names = [os.fspath(s) for s in source]
-        except TypeError:
-            raise InputError(f"source must be a path, a URL or a list of paths, got {source!r}") from None
-        if not names:
-            raise InputError("no raster given: the list of files to stack is empty")
-    for n in names:
-        if not isinstance(n, str) or not n.strip():
-            raise InputError(f"source must be a path or a URL, got {n!r}")
-    return names
 
 
-# --------------------------------------------------------------------------- dates
-
-
-def _date_from_text(text: str) -> _dt.date | None:
-    m = _TAG_DATE_RE.match(text)
-    if not m:
-        return None
-    try:
-        return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
-
-
-def date_from_tags(tags: Mapping[str, str]) -> tuple[_dt.date | None, str | None]:
-    """Find the acquisition date in dataset tags.
-
-    Parameters
-    ----------
-    tags : mapping
-        Dataset tags, e.g. ``{"TIFFTAG_DATETIME": "2021:06:01 10:30:00"}``.
-
-    Returns
-    -------
-    date : datetime.date or None
-    tag : str or None
-        The tag it came from.
-
-    Notes
-    -----
-    Tags are tried in the order of :data:`DATE_TAGS`. A tag holding only a
-    year (``ACQUISITION_DATE=2018``) gives no date: no day is invented.
-    """
-    upper = {str(k).upper(): str(v) for k, v in tags.items()}
-    for key in DATE_TAGS:
-        value = upper.get(key)
-        if value is None:
-            continue
-        found = _date_from_text(value)
-        if found is not None:
-            return found, key
-        logger.debug("tag %s=%r is not a full date", key, value)
-    return None, None
-
-
-def date_from_name(name: str) -> _dt.date | None:
-    """Find an ISO date (``YYYY-MM-DD`` or ``YYYYMMDD``) in a file name.
-
-    Only the last path component is looked at; digit runs longer than the
-    date (e.g. ``201708130``) do not count.
-
-    Examples
-    --------
-    >>> date_from_name("data/LC08_016037_20170813_B2.TIF")
-    datetime.date(2017, 8, 13)
-    >>> date_from_name("yard_2021-06-01.tif")
-    datetime.date(2021, 6, 1)
-    >>> date_from_name("tile_12345678.tif") is None
-    True
-    """
-    for m in _NAME_DATE_RE.finditer(_basename(name)):
-        year, month, day = int(m.group(1)), int(m.group(3)), int(m.group(4))
-        if not 1900 <= year <= 2100:
-            continue
-        try:
-            return _dt.date(year, month, day)
-        except ValueError:
-            continue
-    return None
-
-
-def _caller_date(date: _dt.date | str | None) -> _dt.date | None:
-    if date is None:
-        return None
-    if isinstance(date, _dt.datetime):
-        return date.date()
-    if isinstance(date, _dt.date):
-        return date
-    if isinstance(date, str):
-        text = date.strip()
-        try:
-            if len(text) == 10:
-                return _dt.date.fromisoformat(text)
-            return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    raise InputError(f"date must be YYYY-MM-DD (e.g. 2021-06-01), got {date!r}")
-
-
-def _resolve_date(names: list[str], tags: Mapping[str, str],
-                  date: _dt.date | str | None) -> tuple[_dt.date | None, DateSource]:
-    given = _caller_date(date)
-    found, tag = date_from_tags(tags)
-    source: DateSource = "tag"
-    if found is None:
-        source = "filename"
-        found = next((d for d in (date_from_name(n) for n in names) if d is not None), None)
-    if found is not None:
-        if given is not None and given != found:
-            logger.warning("%s: the date given (%s) differs from the file's %s (%s); using the file's",
-                           names[0], given, f"tag {tag}" if source == "tag" else "name", found)
-        return found, source
-    if given is not None:
-        return given, "caller"
-    return None, "unknown"
-
-
-def _is_simulated(names: list[str], tags: Mapping[str, str]) -> bool:
+def is_simulated(names: list[str], tags: Mapping[str, str]) -> bool:
     upper = {str(k).upper(): str(v) for k, v in tags.items()}
     if upper.get("RAILCOUNT_SIMULATED", "").strip().lower() in _TRUE:
         return True
-    return any("simulated" in _basename(n).lower() for n in names)
+    return any("simulated" in basename(n).lower() for n in names)
 
-
-# --------------------------------------------------------------------------- sources
 
 
 class _Source:
@@ -583,7 +191,7 @@ class _Source:
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.name = names[0]
-        self.remote = any(_is_remote(n) for n in names)
+        self.remote = any(is_remote(n) for n in names)
         self._stack = contextlib.ExitStack()
         try:
             self.datasets = []
@@ -816,7 +424,7 @@ def _polygon_mask(polygon: Any, window: Window) -> np.ndarray:
                          transform=Affine.translation(c0, r0), invert=True)
 
 
-def _tile_windows(region: Window, size: int, overlap: int) -> list[Window]:
+def tile_windows(region: Window, size: int, overlap: int) -> list[Window]:
     """Overlapping windows of at most ``size`` covering ``region`` in row-major order.
 
     Along each axis the fewest windows that cover the region with at least
@@ -849,8 +457,8 @@ class _Meta:
 
     def __init__(self, src: _Source, gsd: float | None, date: _dt.date | str | None) -> None:
         self.gsd = src.gsd(gsd)
-        self.date, self.date_source = _resolve_date(src.names, src.tags, date)
-        self.simulated = _is_simulated(src.names, src.tags)
+        self.date, self.date_source = resolve_date(src.names, src.tags, date)
+        self.simulated = is_simulated(src.names, src.tags)
 
 
 def _make_raster(src: _Source, meta: _Meta, window: Window, pixels: np.ndarray, mask: np.ndarray,
@@ -866,8 +474,6 @@ def _make_raster(src: _Source, meta: _Meta, window: Window, pixels: np.ndarray, 
         window=None if (whole and not keep_window) else window, full_shape=(src.height, src.width),
     )
 
-
-# --------------------------------------------------------------------------- public API
 
 
 def read_raster(
@@ -933,8 +539,8 @@ def read_raster(
     >>> read_raster("press_photo.jpg", gsd=0.5).transform is None             # doctest: +SKIP
     True
     """
-    names = _as_names(source)
-    _caller_date(date)  # a bad date fails before any I/O
+    names = as_names(source)
+    parse_date(date)  # a bad date fails before any I/O
     with _Source(names) as src:
         meta = _Meta(src, gsd, date)
         window, polygon = src.aoi_window(aoi)
@@ -987,8 +593,8 @@ def raster_info(
     ------
     As :func:`read_raster` (except :class:`NoDataError`).
     """
-    names = _as_names(source)
-    _caller_date(date)
+    names = as_names(source)
+    parse_date(date)
     with _Source(names) as src:
         meta = _Meta(src, gsd, date)
         if verify:
@@ -1066,12 +672,12 @@ def iter_windows(
     ``size`` or ``overlap``.
     """
     _check_tiling(size, overlap)
-    names = _as_names(source)
-    _caller_date(date)
+    names = as_names(source)
+    parse_date(date)
     with _Source(names) as src:  # check everything up front
         meta = _Meta(src, gsd, date)
         region, polygon = src.aoi_window(aoi)
-    windows = _tile_windows(region, size, overlap)
+    windows = tile_windows(region, size, overlap)
     return _window_iterator(names, meta, windows, polygon)
 
 
@@ -1095,288 +701,7 @@ def count_windows(
     Parameters are as for :func:`iter_windows`; no pixels are read.
     """
     _check_tiling(size, overlap)
-    with _Source(_as_names(source)) as src:
+    with _Source(as_names(source)) as src:
         region, _ = src.aoi_window(aoi)
-    return len(_tile_windows(region, size, overlap))
+    return len(tile_windows(region, size, overlap))
 
-
-def read_geojson(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a GeoJSON file (e.g. an AOI polygon or track lines).
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    dict
-        The parsed GeoJSON object (coordinates are not checked here).
-
-    Raises
-    ------
-    InputError
-        If the file is missing, not UTF-8 JSON, or not a GeoJSON object.
-    """
-    return _parse_geojson_text(read_text(path, what="GeoJSON file"), str(path))
-
-
-def read_text(path: str | os.PathLike[str], *, what: str = "file", hint: str = "check the path",
-              error: type[RailcountError] = InputError) -> str:
-    """Read a small UTF-8 text file a user named (GeoJSON, manifest, claim, site list).
-
-    Parameters
-    ----------
-    path : path-like
-        ``~`` is expanded; a UTF-8 byte-order mark is dropped.
-    what : str
-        What the file is, for messages ("batch manifest", "claim file", ...).
-    hint : str
-        What to do when the file does not exist.
-    error : RailcountError subclass
-        The error to raise.
-
-    Raises
-    ------
-    error
-        With a one-line message if the file does not exist, is a folder, is
-        not UTF-8 text or cannot be read.
-    """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise error(f"no such {what}: {path}; {hint}")
-    if p.is_dir():
-        raise error(f"{path} is a folder; give a {what}")
-    try:
-        return p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise error(f"{what} {path} is not UTF-8 text; save it as UTF-8") from None
-    except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
-
-
-def _parse_geojson_text(text: str, where: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                         "check the GeoJSON") from None
-    if not isinstance(obj, dict) or obj.get("type") not in _GEOJSON_TYPES:
-        raise InputError(f"{where} is JSON but not GeoJSON: it needs a \"type\" such as FeatureCollection, "
-                         "Feature or Polygon")
-    return obj
-
-
-def parse_aoi(text: str) -> BBox | dict[str, Any]:
-    """Parse an area of interest given on a command line.
-
-    Parameters
-    ----------
-    text : str
-        ``"west,south,east,north"`` in degrees, a path to a GeoJSON file of
-        polygons (lon/lat), or GeoJSON text.
-
-    Returns
-    -------
-    (west, south, east, north) or dict
-        A box of floats, or the GeoJSON object (checked to hold a polygon).
-
-    Raises
-    ------
-    AOIError
-        If the text is neither, the box is malformed, or the file is missing,
-        not GeoJSON, or holds no polygon.
-
-    Examples
-    --------
-    >>> parse_aoi("7.585, 47.527, 7.59, 47.53")
-    (7.585, 47.527, 7.59, 47.53)
-    """
-    s = str(text).strip()
-    if not s:
-        raise AOIError("AOI is empty; give west,south,east,north in degrees or a GeoJSON file")
-    parts = [p.strip() for p in s.split(",")]
-    if len(parts) == 4:
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            values = None
-        if values is not None:
-            return geo.validate_bbox(values)
-    try:
-        if s.startswith("{"):
-            obj = _parse_geojson_text(s, "the AOI text")
-        elif Path(s).exists() or s.lower().endswith((".geojson", ".json")):
-            obj = read_geojson(s)
-        else:
-            raise AOIError(f"AOI must be west,south,east,north in degrees (e.g. 7.585,47.527,7.59,47.53) "
-                           f"or a GeoJSON file; got {text!r}")
-    except InputError as exc:
-        raise AOIError(f"AOI: {exc}") from None
-    geo.aoi_geometry(obj)
-    return obj
-
-
-# --------------------------------------------------------------------------- writing
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
-
-    Nothing is left at ``path`` (nor a temporary file) if the block raises, so
-    that a failed command never leaves a partial output file.
-
-    Raises
-    ------
-    OutputError
-        If the folder does not exist or is not writable.
-    """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: folder {folder} does not exist; create it first")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror}; choose a writable location") from None
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        # mkstemp makes the file private (0600); give it the usual permissions
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
-
-
-@contextlib.contextmanager
-def atomic_outputs(*paths: str | os.PathLike[str] | None) -> Iterator[list[Path | None]]:
-    """Yield temporary paths for several outputs; rename them all to their targets, or none.
-
-    Every folder is checked before anything is written, so a command with a
-    bad second output path fails before writing its first. ``None`` entries
-    stay ``None``. The temporary files keep their target's suffix (so writers
-    that pick a format by extension work). If the block raises, no target is
-    touched and no temporary file is left.
-
-    Raises
-    ------
-    OutputError
-        If a folder does not exist or is not writable, or a target is a folder.
-    """
-    targets = [None if p is None else Path(p) for p in paths]
-    for t in targets:
-        if t is None:
-            continue
-        folder = t.parent if str(t.parent) else Path(".")
-        if not folder.is_dir():
-            raise OutputError(f"cannot write {t}: folder {folder} does not exist; create it first")
-        if t.is_dir():
-            raise OutputError(f"cannot write {t}: it is a folder; give a file name")
-        if not os.access(folder, os.W_OK):
-            raise OutputError(f"cannot write {t}: folder {folder} is not writable; choose a writable location")
-    temps: list[Path | None] = []
-    try:
-        for t in targets:
-            if t is None:
-                temps.append(None)
-                continue
-            folder = t.parent if str(t.parent) else Path(".")
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{t.stem}.", suffix=f".part{t.suffix}", dir=folder)
-            except OSError as exc:
-                raise OutputError(f"cannot write {t}: {exc.strerror}; choose a writable location") from None
-            os.close(fd)
-            temps.append(Path(tmp))
-        yield temps
-        umask = os.umask(0)
-        os.umask(umask)
-        for tmp, t in zip(temps, targets):
-            if tmp is not None and t is not None:
-                os.chmod(tmp, 0o666 & ~umask)
-                os.replace(tmp, t)
-    except BaseException:
-        for tmp in temps:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-        raise
-
-
-def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1) -> Path:
-    """Write ``obj`` as JSON (e.g. a GeoJSON FeatureCollection) atomically.
-
-    Raises
-    ------
-    OutputError
-        If the file cannot be written.
-    """
-    with atomic_output(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=indent, ensure_ascii=False)
-            fh.write("\n")
-    return Path(path)
-
-
-def write_geotiff(
-    path: str | os.PathLike[str],
-    pixels: np.ndarray,
-    *,
-    transform: Any,
-    crs: Any,
-    tags: Mapping[str, str] | None = None,
-    nodata: float | None = None,
-    compress: str = "deflate",
-    blocksize: int = 256,
-) -> Path:
-    """Write a tiled, compressed GeoTIFF atomically.
-
-    Parameters
-    ----------
-    path : path-like
-        Output file.
-    pixels : ndarray, shape (bands, rows, cols) or (rows, cols)
-        Pixel values; the dtype is kept.
-    transform : affine.Affine
-        Pixel-to-map transform.
-    crs : rasterio.crs.CRS or str
-        Coordinate reference system.
-    tags : mapping, optional
-        Dataset tags (e.g. ``TIFFTAG_DATETIME``, ``RAILCOUNT_SIMULATED``).
-    nodata : float, optional
-        Nodata value.
-    compress, blocksize
-        GeoTIFF creation options.
-
-    Raises
-    ------
-    OutputError
-        If the file cannot be written.
-    """
-    import rasterio
-
-    arr = np.asarray(pixels)
-    if arr.ndim == 2:
-        arr = arr[np.newaxis]
-    profile = dict(
-        driver="GTiff", width=arr.shape[2], height=arr.shape[1], count=arr.shape[0],
-        dtype=arr.dtype.name, crs=crs, transform=transform, nodata=nodata,
-        tiled=True, blockxsize=blocksize, blockysize=blocksize, compress=compress,
-        interleave="pixel",
-    )
-    if arr.shape[0] == 3 and arr.dtype == np.uint8:
-        profile["photometric"] = "RGB"
-    with atomic_output(path) as tmp:
-        try:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(arr)
-                if tags:
-                    dst.update_tags(**{k: str(v) for k, v in tags.items()})
-        except rasterio.errors.RasterioIOError as exc:
-            raise OutputError(f"cannot write {path}: {exc}") from None
-    return Path(path)
