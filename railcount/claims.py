@@ -2,8 +2,9 @@
 
 A claim is a small TOML file: the site (name, position, bounding box), the
 sources that made the claim, dated events, and the claim's *clauses*, each a
-testable statement about railcar counts. :func:`load_claim` reads one (a path,
-or the name of a claim bundled with railcount such as ``"tumangang_2023"``);
+testable statement about railcar counts. :func:`parse_claim` builds one from
+its parsed TOML (:func:`railcount.io.load_claim` reads a file, or a claim
+bundled with railcount by name, such as ``"tumangang_2023"``);
 :func:`check_claim` tests every clause against counts of the site and returns,
 per clause, ``supported``, ``contradicted`` or ``inconclusive`` with the
 reason.
@@ -69,24 +70,20 @@ Before testing, counts are screened, and every screening shows in the reason:
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.resources
 import logging
 import math
-import os
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, get_args
 
-from . import io
-from .compare import Observation, _overlap_fraction, as_observation, ratio_interval
-from .errors import ClaimError
+from .compare import Observation, as_observation, ratio_interval
+from .errors import AOIError, ClaimError
+from .geo import overlap_fraction, validate_bbox
 from .priors import ESTIMATE_MAX_GSD
 from .results import ScanResult
+from .sites import Site
 
 __all__ = [
     "Source",
-    "Site",
     "Event",
     "Clause",
     "Claim",
@@ -97,9 +94,7 @@ __all__ = [
     "SIMULATED_NOTE",
     "SIMULATED_BANNER",
     "TUMANGANG_2023",
-    "load_claim",
     "parse_claim",
-    "bundled_claims",
     "check_claim",
 ]
 
@@ -121,8 +116,6 @@ SIMULATED_BANNER = (
 #: Name of the claim bundled with railcount about Tumangang in October 2023.
 TUMANGANG_2023 = "tumangang_2023"
 
-_DATA_PACKAGE = "railcount"
-_DATA_DIR = "data"
 
 
 # --------------------------------------------------------------------------- model
@@ -157,39 +150,6 @@ class Source:
         return {
             "id": self.id, "title": self.title, "publisher": self.publisher,
             "date": _iso(self.date), "url": self.url, "note": self.note,
-        }
-
-
-@dataclass(frozen=True)
-class Site:
-    """The place a claim is about.
-
-    Attributes
-    ----------
-    name : str
-    lon, lat : float
-        A reference point (WGS84 degrees).
-    bbox : (west, south, east, north)
-        The extent whose railcars the claim counts, WGS84 degrees.
-    min_coverage : float
-        Fraction of ``bbox`` an image must cover for its count to stand for
-        the whole site; a count of less is a lower bound.
-    key : str or None
-        Name of the site in the built-in registry (:mod:`railcount.sites`),
-        where ``bbox`` comes from when the claim file gives none.
-    """
-
-    name: str
-    lon: float
-    lat: float
-    bbox: tuple[float, float, float, float]
-    min_coverage: float = 0.9
-    key: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "key": self.key, "lon": self.lon, "lat": self.lat,
-            "bbox": list(self.bbox), "min_coverage": self.min_coverage,
         }
 
 
@@ -327,77 +287,17 @@ class Claim:
 # --------------------------------------------------------------------------- loading
 
 
-def bundled_claims() -> list[str]:
-    """Names of the claims bundled with railcount (e.g. ``["tumangang_2023"]``)."""
-    folder = importlib.resources.files(_DATA_PACKAGE).joinpath(_DATA_DIR)
-    names = []
-    if folder.is_dir():
-        for item in folder.iterdir():
-            if item.name.endswith(".toml"):
-                try:
-                    data = tomllib.loads(item.read_text(encoding="utf-8"))
-                except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-                    continue
-                if "clauses" in data:
-                    names.append(item.name[: -len(".toml")])
-    return sorted(names)
-
-
-def load_claim(source: str | os.PathLike[str] = TUMANGANG_2023) -> Claim:
-    """Load a claim from a TOML file, or one bundled with railcount by name.
-
-    Parameters
-    ----------
-    source : path-like or str, default "tumangang_2023"
-        A claim file, or the name of a bundled claim (see
-        :func:`bundled_claims`). A path that exists wins over a bundled name.
-
-    Returns
-    -------
-    Claim
-
-    Raises
-    ------
-    ClaimError
-        If the file does not exist (and no bundled claim has that name),
-        cannot be read, is not TOML, or is not a valid claim.
-
-    Examples
-    --------
-    >>> claim = load_claim("tumangang_2023")
-    >>> [c.id for c in claim.clauses][:3]
-    ['baseline', 'reported', 'about_73']
-    """
-    path = Path(source)
-    if path.is_file():
-        text = io.read_text(path, what="claim file", error=ClaimError)
-        origin = str(path)
-    else:
-        name = str(source)
-        resource = importlib.resources.files(_DATA_PACKAGE).joinpath(_DATA_DIR, f"{name}.toml")
-        if os.sep in name or "/" in name or name.endswith(".toml") or not resource.is_file():
-            bundled = ", ".join(bundled_claims()) or "none"
-            raise ClaimError(
-                f"claim file {source} does not exist; give a path to a claim TOML file "
-                f"or the name of a bundled claim ({bundled})"
-            )
-        text = resource.read_text(encoding="utf-8")
-        origin = f"bundled:{name}"
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ClaimError(f"claim file {origin} is not valid TOML: {exc}") from None
-    return parse_claim(data, origin=origin)
-
-
 _CLAUSE_KEYS = {
     "id", "text", "kind", "threshold", "value", "tolerance", "min_ratio", "date",
     "date_tolerance_days", "start", "end", "sources", "source",
 }
 
 
-def parse_claim(data: Mapping[str, Any], *, origin: str = "<claim>") -> Claim:
+def parse_claim(data: Mapping[str, Any], *, origin: str = "<claim>",
+                sites: Mapping[str, Site] | None = None) -> Claim:
     """Build a :class:`Claim` from the parsed TOML of a claim file.
+
+    Claim files are read by :func:`railcount.io.load_claim`, which calls this.
 
     Parameters
     ----------
@@ -405,6 +305,9 @@ def parse_claim(data: Mapping[str, Any], *, origin: str = "<claim>") -> Claim:
         The claim as parsed from TOML (see ``railcount/data/tumangang_2023.toml``).
     origin : str
         Where it came from, for error messages.
+    sites : mapping of str to Site, optional
+        Named sites (e.g. :func:`railcount.io.load_sites`) where a
+        ``site.key`` without a ``site.bbox`` finds its extent.
 
     Raises
     ------
@@ -421,35 +324,30 @@ def parse_claim(data: Mapping[str, Any], *, origin: str = "<claim>") -> Claim:
     site_key = _opt_str(site_d, "key", f"{where} site")
     bbox = site_d.get("bbox")
     if bbox is None and site_key:
-        # One source of truth for the extent: the built-in site registry (the
-        # user's RAILCOUNT_SITES files are not read, so the claim stays the same
-        # for everyone).
-        from .errors import AOIError
-        from .sites import get_site
-
-        try:
-            bbox = list(get_site(site_key, env={}).bbox)
-        except AOIError as exc:
-            raise ClaimError(f"{where}: site.key: {exc}") from None
-    if (
-        not isinstance(bbox, list) or len(bbox) != 4
-        or not all(isinstance(v, (int, float)) for v in bbox)
-        or not (bbox[0] < bbox[2] and bbox[1] < bbox[3])
-    ):
-        raise ClaimError(
-            f"{where}: site.bbox must be [west, south, east, north] in degrees with west < east "
-            f"and south < north (or give site.key, a built-in site), got {bbox!r}"
-        )
+        # One source of truth for the extent: the named site
+        known = sites or {}
+        if site_key.lower() not in known:
+            listed = ", ".join(sorted(known)) or "none given"
+            raise ClaimError(f"{where}: site.key: unknown site '{site_key}' (known sites: {listed}); "
+                             "give site.bbox instead")
+        bbox = list(known[site_key.lower()].bbox)
+    if not isinstance(bbox, list) or any(isinstance(v, bool) for v in bbox):
+        bbox = None
+    try:
+        box = validate_bbox(bbox, what=f"{where}: site.bbox")
+    except AOIError as exc:
+        raise ClaimError(f"{exc} (or give site.key, a built-in site)") from None
     min_cov = _num(site_d, "min_coverage", f"{where} site", default=0.9)
     if not 0.0 < min_cov <= 1.0:
         raise ClaimError(f"{where}: site.min_coverage must be in (0, 1], got {min_cov}")
     site = Site(
-        name=_req_str(site_d, "name", f"{where} site"),
-        lon=_num(site_d, "lon", f"{where} site", default=(bbox[0] + bbox[2]) / 2),
-        lat=_num(site_d, "lat", f"{where} site", default=(bbox[1] + bbox[3]) / 2),
-        bbox=tuple(float(v) for v in bbox),  # type: ignore[arg-type]
+        title=_req_str(site_d, "name", f"{where} site"),
+        lon=_num(site_d, "lon", f"{where} site", default=(box[0] + box[2]) / 2),
+        lat=_num(site_d, "lat", f"{where} site", default=(box[1] + box[3]) / 2),
+        bbox=box,
         min_coverage=min_cov,
         key=site_key,
+        source=origin,
     )
 
     sources = []
@@ -691,7 +589,7 @@ class ClaimCheck:
     def to_dict(self) -> dict[str, Any]:
         return {
             "claim": {"id": self.claim.id, "title": self.claim.title, "origin": self.claim.origin,
-                      "site": self.claim.site.name, "notes": list(self.claim.notes)},
+                      "site": self.claim.site.title, "notes": list(self.claim.notes)},
             "simulated": self.simulated,
             "note": SIMULATED_NOTE if self.simulated else "",
             "verdicts": [v.to_dict() for v in self.verdicts],
@@ -727,7 +625,7 @@ def check_claim(claim: Claim, counts: Iterable[ScanResult | Observation]) -> Cla
     Parameters
     ----------
     claim : Claim
-        E.g. from :func:`load_claim`.
+        E.g. from :func:`railcount.io.load_claim`.
     counts : iterable of ScanResult or Observation
         Counts of the site on any dates; each clause picks the ones its dates
         call for.
@@ -746,6 +644,7 @@ def check_claim(claim: Claim, counts: Iterable[ScanResult | Observation]) -> Cla
     Examples
     --------
     >>> from railcount.compare import Observation
+    >>> from railcount.io import load_claim
     >>> import datetime as dt
     >>> claim = load_claim("tumangang_2023")
     >>> after = Observation("after.tif", 74, 72, 77, gsd=0.5, date=dt.date(2023, 10, 5))
@@ -834,7 +733,7 @@ def _screen_site(site: Site, obs: tuple[Observation, ...]) -> _Screen:
         cov = None
         high = float(o.count_high)
         if o.bounds_lonlat is not None:
-            cov = _overlap_fraction(o.bounds_lonlat, site.bbox)
+            cov = overlap_fraction(o.bounds_lonlat, site.bbox)
             if cov == 0.0:
                 off.append(o.name)
                 continue

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
+from .geo import overlap_fraction
 from .priors import ESTIMATE_MAX_GSD, counting_mode
 from .results import ScanResult
 
@@ -355,7 +356,7 @@ def compare(before: ScanResult | Observation, after: ScanResult | Observation) -
     notes = list(comparability_notes([b, a]))
     if days is not None and days < 0:
         notes.append(f"the AFTER image ({a.date}) is dated before the BEFORE image ({b.date})")
-    if b.bounds_lonlat and a.bounds_lonlat and _overlap_fraction(b.bounds_lonlat, a.bounds_lonlat) == 0.0:
+    if b.bounds_lonlat and a.bounds_lonlat and overlap_fraction(b.bounds_lonlat, a.bounds_lonlat) == 0.0:
         notes.append("the two images do not overlap: they show different places")
     if math.isinf(r_high):
         notes.append("the ratio has no upper bound: the BEFORE interval reaches 0")
@@ -491,17 +492,3 @@ def table_to_csv(table: dict[str, Sequence[Any]]) -> str:
     for i in range(n):
         writer.writerow(["" if table[k][i] is None else table[k][i] for k in keys])
     return out.getvalue()
-
-
-def _overlap_fraction(
-    inner: tuple[float, float, float, float], outer: tuple[float, float, float, float]
-) -> float:
-    """Fraction of the area of box ``outer`` that box ``inner`` covers (degrees, small boxes)."""
-    w = max(inner[0], outer[0])
-    s = max(inner[1], outer[1])
-    e = min(inner[2], outer[2])
-    n = min(inner[3], outer[3])
-    if e <= w or n <= s:
-        return 0.0
-    area = (outer[2] - outer[0]) * (outer[3] - outer[1])
-    return 1.0 if area <= 0 else ((e - w) * (n - s)) / area

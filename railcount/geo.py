@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import pyproj
 
-from .errors import AOIError, GSDError, one_line
-from .priors import MIN_GSD
+from .errors import AOIError, GSDError, ResolutionTooCoarseError, one_line
+from .priors import ESTIMATE_MAX_GSD, MIN_GSD, counting_mode
 from .types import BBox
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,10 +41,13 @@ __all__ = [
     "ground_gsd",
     "raster_gsd",
     "validate_gsd",
+    "countable_gsd",
     "to_lonlat",
     "from_lonlat",
     "bounds_lonlat",
     "validate_bbox",
+    "overlap_fraction",
+    "MERCATOR_MAX_LAT",
     "aoi_geometry",
 ]
 
@@ -52,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 #: Coarsest GSD accepted, metres; anything coarser is an error of units.
 MAX_GSD = 10_000.0
+#: Latitude limit of the web-mercator tile grid (EPSG:3857), in degrees.
+MERCATOR_MAX_LAT = 85.0511287798066
 #: A projected CRS whose scale at the tile's centre is further than this from
 #: true (e.g. Web Mercator away from the equator) has its GSD measured on the
 #: ground instead of read from the pixel size.
@@ -223,8 +228,18 @@ def raster_gsd(transform: affine.Affine, crs: CRS, shape: tuple[int, int]) -> fl
     return nominal
 
 
-def validate_gsd(gsd: Any, *, what: str = "GSD") -> float:
+def validate_gsd(
+    gsd: Any,
+    *,
+    what: str = "GSD",
+    finest: float = MIN_GSD,
+    coarsest: float = MAX_GSD,
+    purpose: str | None = None,
+) -> float:
     """Check that a GSD is a plausible number of metres per pixel.
+
+    The one check of a ground sample distance in railcount: the loader, the
+    simulator and the detector all call it (with their own range).
 
     Parameters
     ----------
@@ -232,6 +247,12 @@ def validate_gsd(gsd: Any, *, what: str = "GSD") -> float:
         Ground sample distance in metres.
     what : str
         How to name the value in messages.
+    finest, coarsest : float
+        The range accepted, metres per pixel. By default what overhead
+        imagery can have (:data:`railcount.priors.MIN_GSD` to :data:`MAX_GSD`).
+    purpose : str, optional
+        What the range is for, for messages (e.g. "the simulator renders");
+        give it with a narrower range.
 
     Returns
     -------
@@ -240,21 +261,61 @@ def validate_gsd(gsd: Any, *, what: str = "GSD") -> float:
     Raises
     ------
     GSDError
-        If it is not a number, not finite, zero or negative, finer than
-        :data:`railcount.priors.MIN_GSD` or coarser than :data:`MAX_GSD`.
+        If it is not a number, not finite, zero or negative, or outside
+        ``[finest, coarsest]``.
+
+    Examples
+    --------
+    >>> validate_gsd("0.5")
+    0.5
     """
+    if isinstance(gsd, bool):
+        raise GSDError(f"{what} must be a number of metres per pixel, got {gsd!r}")
     try:
         value = float(gsd)
     except (TypeError, ValueError):
         raise GSDError(f"{what} must be a number of metres per pixel, got {gsd!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise GSDError(f"{what} must be a positive number of metres per pixel, got {gsd!r}")
-    if value < MIN_GSD:
-        raise GSDError(f"{what} of {value:g} m is finer than {MIN_GSD:g} m, which no overhead imagery "
+    if purpose is not None and not finest <= value <= coarsest:
+        raise GSDError(f"{what} of {value:g} m is outside what {purpose} ({finest:g}-{coarsest:g} m per pixel)")
+    if value < finest:
+        raise GSDError(f"{what} of {value:g} m is finer than {finest:g} m, which no overhead imagery "
                        "has; give it in metres per pixel (e.g. 0.5, not 50 cm)")
-    if value > MAX_GSD:
-        raise GSDError(f"{what} of {value:g} m is coarser than {MAX_GSD:g} m, which is absurd; "
+    if value > coarsest:
+        raise GSDError(f"{what} of {value:g} m is coarser than {coarsest:g} m, which is absurd; "
                        "give it in metres per pixel")
+    return value
+
+
+def countable_gsd(gsd: Any, *, what: str = "GSD") -> float:
+    """Check a GSD as :func:`validate_gsd` does, and that railcars can be counted at it.
+
+    The one place that refuses imagery too coarse to count (used by the
+    scan before reading pixels and by the detector on its input).
+
+    Returns
+    -------
+    float
+        The GSD, at most :data:`railcount.priors.ESTIMATE_MAX_GSD`.
+
+    Raises
+    ------
+    GSDError
+        As :func:`validate_gsd`.
+    ResolutionTooCoarseError
+        If the GSD is coarser than :data:`railcount.priors.ESTIMATE_MAX_GSD`.
+
+    Examples
+    --------
+    >>> countable_gsd(0.5)
+    0.5
+    """
+    value = validate_gsd(gsd, what=what)
+    if counting_mode(value) == "none":
+        raise ResolutionTooCoarseError(
+            f"railcars cannot be counted at a GSD of {value:.3g} m (coarser than {ESTIMATE_MAX_GSD:g} m): "
+            "use imagery of 3 m or finer (0.8 m or finer for individual cars)")
     return value
 
 
@@ -277,15 +338,35 @@ def bounds_lonlat(transform: affine.Affine, crs: CRS, shape: tuple[int, int]) ->
     return (float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max()))
 
 
-def validate_bbox(bbox: Any, *, what: str = "AOI") -> BBox:
+def validate_bbox(bbox: Any, *, what: str = "AOI", web_mercator: bool = False) -> BBox:
     """Check a ``(west, south, east, north)`` box in degrees and return it as floats.
+
+    The one bounding-box check of railcount (AOIs, named sites, claims, fetches).
+
+    Parameters
+    ----------
+    bbox : iterable of 4 numbers
+        ``(west, south, east, north)`` in lon/lat degrees.
+    what : str
+        How to name the box in messages (e.g. ``"--bbox"``).
+    web_mercator : bool
+        Also require the latitudes to lie within the web-mercator range
+        (:data:`MERCATOR_MAX_LAT`) of tile grids and most catalogues.
 
     Raises
     ------
     AOIError
         If it has not four finite numbers, if west >= east or south >= north,
-        or if a value lies outside [-180, 180] (lon) / [-90, 90] (lat).
+        or if a value lies outside [-180, 180] (lon) / [-90, 90] (lat), or
+        outside the web-mercator range when asked.
+
+    Examples
+    --------
+    >>> validate_bbox([1, 2, 3, 4])
+    (1.0, 2.0, 3.0, 4.0)
     """
+    if isinstance(bbox, (str, bytes)) or any(isinstance(v, bool) for v in _iter_or_empty(bbox)):
+        raise AOIError(f"{what} must be 4 numbers west,south,east,north in degrees, got {bbox!r}")
     try:
         values = [float(v) for v in bbox]
     except (TypeError, ValueError):
@@ -302,7 +383,38 @@ def validate_bbox(bbox: Any, *, what: str = "AOI") -> BBox:
         raise AOIError(f"{what} west ({w:g}) must be less than east ({e:g}); the order is west,south,east,north")
     if s >= n:
         raise AOIError(f"{what} south ({s:g}) must be less than north ({n:g}); the order is west,south,east,north")
+    if web_mercator and not (-MERCATOR_MAX_LAT <= s and n <= MERCATOR_MAX_LAT):
+        raise AOIError(f"{what} latitudes must lie within +-{MERCATOR_MAX_LAT:.4f} (the web-mercator range of "
+                       f"tiles and most catalogues); got south={s:g}, north={n:g}")
     return (w, s, e, n)
+
+
+def _iter_or_empty(obj: Any) -> list[Any]:
+    try:
+        return list(obj)
+    except TypeError:
+        return []
+
+
+def overlap_fraction(inner: BBox, outer: BBox) -> float:
+    """Fraction of the area of box ``outer`` that box ``inner`` covers.
+
+    Both boxes are ``(west, south, east, north)`` in degrees; areas are taken
+    in degrees, which is close enough for the small boxes of a site.
+
+    Examples
+    --------
+    >>> overlap_fraction((0, 0, 1, 1), (0, 0, 2, 1))
+    0.5
+    """
+    w = max(inner[0], outer[0])
+    s = max(inner[1], outer[1])
+    e = min(inner[2], outer[2])
+    n = min(inner[3], outer[3])
+    if e <= w or n <= s:
+        return 0.0
+    area = (outer[2] - outer[0]) * (outer[3] - outer[1])
+    return 1.0 if area <= 0 else ((e - w) * (n - s)) / area
 
 
 def aoi_geometry(aoi: BBox | Mapping[str, Any]) -> tuple[shapely.geometry.base.BaseGeometry, bool]:

@@ -623,7 +623,7 @@ def plot_series(
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     ax.grid(True, axis="y", alpha=0.3)
     if title is None:
-        title = f"railcar counts — {claim.site.name}" if claim is not None else "railcar counts"
+        title = f"railcar counts — {claim.site.title}" if claim is not None else "railcar counts"
         if simulated:
             title = "SIMULATED imagery — " + title
     ax.set_title(title, fontsize=11, color=SIMULATED_COLOR if simulated else "black")

@@ -1,11 +1,15 @@
-"""Named sites: areas of interest with a bounding box and a note.
+"""Named sites: areas of interest with a bounding box, a reference point and a note.
+
+One :class:`Site` type serves the named-site registry (``--site KEY`` of the
+fetch commands) and the claims (:attr:`railcount.claims.Claim.site`).
 
 The built-in registry ships inside the package as ``railcount/data/sites.toml``
 (the one source of truth). Users add or override sites with TOML files of the
-same format, named by the ``extra`` argument of :func:`load_sites` (the
-``--sites FILE`` option of the command line) or by the ``RAILCOUNT_SITES``
-environment variable (several files joined with :data:`os.pathsep`). Later
-files win: built-ins, then ``RAILCOUNT_SITES``, then ``extra``.
+same format, named by the ``--sites FILE`` option of the command line or by the
+``RAILCOUNT_SITES`` environment variable (several files joined with
+:data:`os.pathsep`). Later files win: built-ins, then ``RAILCOUNT_SITES``,
+then ``--sites``. This module parses such text (:func:`parse_sites`); the
+files are read by :func:`railcount.io.load_sites`.
 
 File format::
 
@@ -19,28 +23,22 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Iterable, Mapping
 
-from . import io
 from .errors import AOIError
 from .geo import validate_bbox
 from .types import BBox
 
-__all__ = ["Site", "load_sites", "get_site", "check_bbox", "SITES_ENV", "MERCATOR_MAX_LAT"]
+__all__ = ["Site", "parse_sites", "SITES_ENV", "BUILT_IN"]
 
 logger = logging.getLogger(__name__)
 
 #: Environment variable naming the user's own site files.
 SITES_ENV = "RAILCOUNT_SITES"
-
-#: Latitude limit of the web-mercator tile grid (EPSG:3857), in degrees.
-MERCATOR_MAX_LAT = 85.0511287798066
+#: :attr:`Site.source` of the sites of the built-in registry.
+BUILT_IN = "built-in"
 
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -51,23 +49,41 @@ class Site:
 
     Attributes
     ----------
-    key : str
-        Name used on the command line (``--site KEY``), lower case.
     title : str
         Human-readable name.
-    bbox : tuple of 4 float
-        ``(west, south, east, north)`` in lon/lat degrees (EPSG:4326).
+    bbox : (west, south, east, north)
+        The extent, lon/lat degrees (EPSG:4326). For a claim: the extent whose
+        railcars the claim counts.
+    key : str or None
+        Name used on the command line (``--site KEY``), lower case; ``None``
+        for a site a claim file describes without a registry name.
     note : str
         What is there and where the coordinates come from.
     source : str
-        The file the site was read from (``"built-in"`` for the registry).
+        The file the site was read from (:data:`BUILT_IN` for the registry).
+    lon, lat : float
+        A reference point, WGS84 degrees; the middle of ``bbox`` unless given.
+    min_coverage : float
+        Fraction of ``bbox`` an image must cover for its count to stand for
+        the whole site; a count of less is a lower bound (see
+        :mod:`railcount.claims`).
     """
 
-    key: str
     title: str
     bbox: BBox
+    key: str | None = None
     note: str = ""
-    source: str = "built-in"
+    source: str = BUILT_IN
+    lon: float = math.nan
+    lat: float = math.nan
+    min_coverage: float = 0.9
+
+    def __post_init__(self) -> None:
+        w, s, e, n = self.bbox
+        if math.isnan(self.lon):
+            object.__setattr__(self, "lon", (w + e) / 2.0)
+        if math.isnan(self.lat):
+            object.__setattr__(self, "lat", (s + n) / 2.0)
 
     @property
     def center(self) -> tuple[float, float]:
@@ -75,37 +91,35 @@ class Site:
         w, s, e, n = self.bbox
         return ((w + e) / 2.0, (s + n) / 2.0)
 
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready dict."""
+        return {
+            "key": self.key, "title": self.title, "lon": self.lon, "lat": self.lat,
+            "bbox": list(self.bbox), "min_coverage": self.min_coverage, "note": self.note,
+            "source": self.source,
+        }
 
-def check_bbox(bbox: Iterable[float], *, name: str = "bbox") -> BBox:
-    """Check a lon/lat bounding box for fetching and return it as a tuple of floats.
 
-    As :func:`railcount.geo.validate_bbox`, and within the web-mercator latitude range.
+def parse_sites(text: str, source: str = BUILT_IN) -> dict[str, Site]:
+    """Parse the TOML text of a site file.
 
     Parameters
     ----------
-    bbox : iterable of 4 numbers
-        ``(west, south, east, north)`` in degrees.
-    name : str
-        Name of the parameter, used in error messages.
+    text : str
+        TOML with one ``[sites.KEY]`` table per site (see the module docstring).
+    source : str
+        Where the text came from, for messages and :attr:`Site.source`.
 
     Returns
     -------
-    tuple of 4 float
+    dict of str to Site
+        Keyed by lower-case site name, in file order.
 
     Raises
     ------
     AOIError
-        If the box does not have 4 finite numbers, is empty or inverted, crosses
-        the antimeridian, or lies outside the web-mercator latitude range.
+        If the text is not TOML, has no sites, or a site is malformed.
     """
-    w, s, e, n = validate_bbox(bbox, what=name)
-    if not (-MERCATOR_MAX_LAT <= s <= MERCATOR_MAX_LAT and -MERCATOR_MAX_LAT <= n <= MERCATOR_MAX_LAT):
-        raise AOIError(f"{name} latitudes must lie within +-{MERCATOR_MAX_LAT:.4f} (the web-mercator range of "
-                       f"tiles and most catalogues); got south={s:g}, north={n:g}")
-    return (w, s, e, n)
-
-
-def _parse(text: str, source: str) -> dict[str, Site]:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -130,7 +144,7 @@ def _parse(text: str, source: str) -> dict[str, Site]:
         if not isinstance(bbox, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                  for v in bbox):
             raise AOIError(f"{where}: bbox must be a list of 4 numbers [west, south, east, north]")
-        bbox_t = check_bbox(bbox, name=f"{where}: bbox")
+        bbox_t = validate_bbox(bbox, what=f"{where}: bbox", web_mercator=True)
         title = entry.get("title", key)
         note = entry.get("note", "")
         if not isinstance(title, str) or not isinstance(note, str):
@@ -142,76 +156,3 @@ def _parse(text: str, source: str) -> dict[str, Site]:
             raise AOIError(f"{where}: defined twice (names are case-insensitive)")
         out[key] = Site(key=key, title=title, bbox=bbox_t, note=note.strip(), source=source)
     return out
-
-
-def _read_user_file(path: str | os.PathLike[str]) -> dict[str, Site]:
-    p = Path(path).expanduser()
-    text = io.read_text(p, what="sites file", hint=f"check the path given with --sites or {SITES_ENV}",
-                        error=AOIError)
-    return _parse(text, str(p))
-
-
-def _builtin() -> dict[str, Site]:
-    text = resources.files("railcount").joinpath("data", "sites.toml").read_text(encoding="utf-8")
-    return _parse(text, "built-in")
-
-
-def load_sites(extra: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
-               *, env: Mapping[str, str] | None = None) -> dict[str, Site]:
-    """Load the named sites: built-ins, then the user's files merged over them.
-
-    Parameters
-    ----------
-    extra : path-like or iterable of path-like, optional
-        The user's own site file(s) (``--sites FILE``); read last, so they win.
-    env : mapping, optional
-        Environment to read ``RAILCOUNT_SITES`` from (default :data:`os.environ`).
-
-    Returns
-    -------
-    dict of str to Site
-        Keyed by lower-case site name, built-ins first.
-
-    Raises
-    ------
-    AOIError
-        If a site file is missing, not TOML, or has a malformed site.
-
-    Examples
-    --------
-    >>> sites = load_sites()
-    >>> sites["tumangang"].bbox  # doctest: +SKIP
-    (130.6, 42.415, 130.616, 42.427)
-    """
-    env = os.environ if env is None else env
-    sites = _builtin()
-    files: list[str | os.PathLike[str]] = [f for f in env.get(SITES_ENV, "").split(os.pathsep) if f.strip()]
-    if extra is not None:
-        if isinstance(extra, (str, os.PathLike)):
-            files.append(extra)
-        else:
-            files.extend(extra)
-    for f in files:
-        user = _read_user_file(f)
-        for key, site in user.items():
-            if key in sites:
-                logger.info("site '%s' from %s replaces the one from %s", key, site.source, sites[key].source)
-            sites[key] = site
-    return sites
-
-
-def get_site(name: str, *, extra: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
-             env: Mapping[str, str] | None = None) -> Site:
-    """Look up one site by name (case-insensitive).
-
-    Raises
-    ------
-    AOIError
-        If no site has that name; the message lists the known ones.
-    """
-    sites = load_sites(extra, env=env)
-    key = name.strip().lower()
-    if key not in sites:
-        raise AOIError(f"unknown site '{name}'; known sites: {', '.join(sorted(sites))}. "
-                       f"Add your own in a TOML file given with --sites or {SITES_ENV}, or use --bbox")
-    return sites[key]

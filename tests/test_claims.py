@@ -13,13 +13,12 @@ from railcount.claims import (
     SIMULATED_NOTE,
     ClaimCheck,
     ClauseVerdict,
-    bundled_claims,
     check_claim,
-    load_claim,
     parse_claim,
 )
 from railcount.compare import Observation
 from railcount.errors import ClaimError, RailcountError
+from railcount.io import bundled_claims, load_claim
 from railcount.results import ScanResult
 
 D = dt.date

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from railcount.claims import load_claim
+from railcount.io import load_claim
 from railcount.cli import cli
 from railcount.demo import (
     FIGURE_NAME,

@@ -16,7 +16,7 @@ from affine import Affine  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E402
 
-from railcount.claims import load_claim  # noqa: E402
+from railcount.io import load_claim  # noqa: E402
 from railcount.compare import Observation  # noqa: E402
 from railcount.errors import OutputError  # noqa: E402
 from railcount.plot import (  # noqa: E402

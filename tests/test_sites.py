@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from railcount.errors import AOIError
-from railcount.sites import Site, check_bbox, get_site, load_sites
+from railcount.geo import validate_bbox
+from railcount.io import get_site, load_sites
+from railcount.sites import Site
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_ENV: dict[str, str] = {}
@@ -108,11 +110,14 @@ def test_missing_file_and_unknown_site(tmp_path: Path) -> None:
         get_site("atlantis", env=NO_ENV)
 
 
-def test_check_bbox() -> None:
-    assert check_bbox([1, 2, 3, 4]) == (1.0, 2.0, 3.0, 4.0)
-    for bad in ([1, 2, 3], "abcd", [1, 2, float("inf"), 4], [1, 2, 1, 4], None):
+def test_one_bbox_check_for_fetching() -> None:
+    assert validate_bbox([1, 2, 3, 4], web_mercator=True) == (1.0, 2.0, 3.0, 4.0)
+    for bad in ([1, 2, 3], "abcd", [1, 2, float("inf"), 4], [1, 2, 1, 4], None, [True, 2, 3, 4]):
         with pytest.raises(AOIError):
-            check_bbox(bad)  # type: ignore[arg-type]
+            validate_bbox(bad, web_mercator=True)
+    with pytest.raises(AOIError, match="web-mercator"):
+        validate_bbox([1, 80, 2, 89], what="--bbox", web_mercator=True)
+    assert validate_bbox([1, 80, 2, 89]) == (1.0, 80.0, 2.0, 89.0)  # fine for an AOI
 
 
 def test_cli_lists_sites(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def _check_outputs(*paths: str | None) -> None:
 def _load_claim(claim: str | None):
     if not claim:
         return None
-    from ..claims import load_claim
+    from ..io import load_claim
 
     return load_claim(claim)
 

@@ -9,7 +9,9 @@ import click
 
 from ..fetch import stac as _stac
 from ..fetch import xyz as _xyz
-from ..sites import Site, check_bbox, get_site, load_sites
+from ..geo import validate_bbox
+from ..io import get_site, load_sites
+from ..sites import Site
 
 _SITES_HELP = "Your own sites file (TOML), merged over the built-in sites; repeatable. Also RAILCOUNT_SITES."
 
@@ -19,7 +21,7 @@ def _area(site: str | None, bbox: tuple[float, ...] | None, sites_files: tuple[P
         raise click.UsageError("give exactly one of --site NAME or --bbox W S E N (see 'railcount fetch sites')")
     if site is not None:
         return get_site(site, extra=list(sites_files) or None)
-    return check_bbox(bbox or (), name="--bbox")
+    return validate_bbox(bbox or (), what="--bbox", web_mercator=True)
 
 
 def _area_options(f):  # type: ignore[no-untyped-def]

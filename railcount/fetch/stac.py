@@ -21,7 +21,8 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from ..errors import AOIError, FetchError, FetchRequestError, OutputError, RailcountError, one_line
-from ..sites import Site, check_bbox
+from ..geo import validate_bbox
+from ..sites import Site
 from ..types import BBox
 from ._http import USER_AGENT, check_http_url, redact_url
 
@@ -291,7 +292,7 @@ def _sort_key(item: ItemSummary) -> tuple[int, float, float]:
 
 def _area(bbox: BBox | Site) -> tuple[BBox, Site | None]:
     site = bbox if isinstance(bbox, Site) else None
-    return check_bbox(site.bbox if site is not None else bbox), site  # type: ignore[arg-type]
+    return validate_bbox(site.bbox if site is not None else bbox, what="bbox", web_mercator=True), site
 
 
 def search_stac(

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import AOIError, FetchError, FetchRequestError, OutputError
 from ..io import write_bytes, write_geotiff
-from ..sites import Site, check_bbox
+from ..geo import validate_bbox
+from ..sites import Site
 from ..types import BBox
 from ._http import HttpPolicy, InvalidResponse, RateLimiter, check_http_url, fetch_bytes, redact_url
 
@@ -399,7 +400,7 @@ def fetch_xyz(
 
 
     site = bbox if isinstance(bbox, Site) else None
-    box = check_bbox(site.bbox if site is not None else bbox)  # type: ignore[arg-type]
+    box = validate_bbox(site.bbox if site is not None else bbox, what="bbox", web_mercator=True)
     if isinstance(zoom, bool) or not isinstance(zoom, (int, np.integer)) or not 0 <= int(zoom) <= 24:
         raise FetchRequestError(f"zoom must be an integer from 0 to 24; got {zoom!r}")
     zoom = int(zoom)

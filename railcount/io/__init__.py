@@ -47,7 +47,7 @@ from .read import (
     read_raster,
     tile_windows,
 )
-from .text import parse_aoi, read_geojson, read_text
+from .text import bundled_claims, get_site, load_claim, load_sites, parse_aoi, read_geojson, read_text
 from .write import atomic_output, atomic_outputs, write_bytes, write_geotiff, write_json, write_text
 
 #: Old name of :func:`tile_windows`, still used by ``benchmarks/speed.py``.
@@ -66,6 +66,10 @@ __all__ = [
     "parse_aoi",
     "read_geojson",
     "read_text",
+    "load_sites",
+    "get_site",
+    "load_claim",
+    "bundled_claims",
     "date_from_tags",
     "date_from_name",
     "parse_date",

@@ -1,17 +1,32 @@
-"""Small text files a user names: GeoJSON (AOIs, track lines), manifests, claims, site lists."""
+"""Small text files a user names: GeoJSON (AOIs, track lines), manifests, claims, site lists.
+
+Also the text files bundled in the package (the site registry and the
+claims in ``railcount/data/``): reading them is I/O too, and the modules that
+parse them (:mod:`railcount.sites`, :mod:`railcount.claims`) stay pure.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import tomllib
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from .. import geo
-from ..errors import AOIError, InputError, RailcountError
+from ..claims import Claim, parse_claim
+from ..errors import AOIError, ClaimError, InputError, RailcountError
+from ..sites import BUILT_IN, SITES_ENV, Site, parse_sites
 from ..types import BBox
 
-__all__ = ["read_text", "read_geojson", "parse_aoi"]
+__all__ = ["read_text", "read_geojson", "parse_aoi", "load_sites", "get_site", "load_claim", "bundled_claims"]
+
+logger = logging.getLogger(__name__)
+
+#: Claim loaded when none is named.
+DEFAULT_CLAIM = "tumangang_2023"
 
 _GEOJSON_TYPES = {
     "FeatureCollection", "Feature", "GeometryCollection", "Point", "MultiPoint",
@@ -134,3 +149,150 @@ def parse_aoi(text: str) -> BBox | dict[str, Any]:
     geo.aoi_geometry(obj)
     return obj
 
+
+
+# --------------------------------------------------------------------------- bundled data
+
+
+def _data_text(name: str) -> str | None:
+    """Text of a file of ``railcount/data/``, or ``None`` if there is none of that name."""
+    resource = resources.files("railcount").joinpath("data", name)
+    if not resource.is_file():
+        return None
+    return resource.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- sites
+
+
+def load_sites(extra: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+               *, env: Mapping[str, str] | None = None) -> dict[str, Site]:
+    """Load the named sites: built-ins, then the user's files merged over them.
+
+    Parameters
+    ----------
+    extra : path-like or iterable of path-like, optional
+        The user's own site file(s) (``--sites FILE``); read last, so they win.
+    env : mapping, optional
+        Environment to read ``RAILCOUNT_SITES`` from (default :data:`os.environ`).
+
+    Returns
+    -------
+    dict of str to Site
+        Keyed by lower-case site name, built-ins first.
+
+    Raises
+    ------
+    AOIError
+        If a site file is missing, not TOML, or has a malformed site.
+
+    Examples
+    --------
+    >>> sites = load_sites(env={})
+    >>> sites["tumangang"].bbox
+    (130.6056, 42.4202, 130.6106, 42.4226)
+    """
+    env = os.environ if env is None else env
+    sites = parse_sites(_data_text("sites.toml") or "", BUILT_IN)
+    files: list[str | os.PathLike[str]] = [f for f in env.get(SITES_ENV, "").split(os.pathsep) if f.strip()]
+    if extra is not None:
+        if isinstance(extra, (str, os.PathLike)):
+            files.append(extra)
+        else:
+            files.extend(extra)
+    for f in files:
+        p = Path(f).expanduser()
+        text = read_text(p, what="sites file", hint=f"check the path given with --sites or {SITES_ENV}",
+                         error=AOIError)
+        for key, site in parse_sites(text, str(p)).items():
+            if key in sites:
+                logger.info("site '%s' from %s replaces the one from %s", key, site.source, sites[key].source)
+            sites[key] = site
+    return sites
+
+
+def get_site(name: str, *, extra: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+             env: Mapping[str, str] | None = None) -> Site:
+    """Look up one site by name (case-insensitive), as :func:`load_sites` finds them.
+
+    Raises
+    ------
+    AOIError
+        If no site has that name; the message lists the known ones.
+    """
+    sites = load_sites(extra, env=env)
+    key = name.strip().lower()
+    if key not in sites:
+        raise AOIError(f"unknown site '{name}'; known sites: {', '.join(sorted(sites))}. "
+                       f"Add your own in a TOML file given with --sites or {SITES_ENV}, or use --bbox")
+    return sites[key]
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def bundled_claims() -> list[str]:
+    """Names of the claims bundled with railcount (e.g. ``["tumangang_2023"]``)."""
+    folder = resources.files("railcount").joinpath("data")
+    names = []
+    if folder.is_dir():
+        for item in folder.iterdir():
+            if item.name.endswith(".toml"):
+                try:
+                    data = tomllib.loads(item.read_text(encoding="utf-8"))
+                except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+                    continue
+                if "clauses" in data:
+                    names.append(item.name[: -len(".toml")])
+    return sorted(names)
+
+
+def load_claim(source: str | os.PathLike[str] = DEFAULT_CLAIM) -> Claim:
+    """Load a claim from a TOML file, or one bundled with railcount by name.
+
+    Parameters
+    ----------
+    source : path-like or str, default "tumangang_2023"
+        A claim file, or the name of a bundled claim (see
+        :func:`bundled_claims`). A path that exists wins over a bundled name.
+
+    Returns
+    -------
+    Claim
+        A ``site.key`` in the file takes the site from the built-in registry
+        (the user's ``RAILCOUNT_SITES`` files are not read, so that a claim
+        means the same for everyone).
+
+    Raises
+    ------
+    ClaimError
+        If the file does not exist (and no bundled claim has that name),
+        cannot be read, is not TOML, or is not a valid claim.
+
+    Examples
+    --------
+    >>> claim = load_claim("tumangang_2023")
+    >>> [c.id for c in claim.clauses][:3]
+    ['baseline', 'reported', 'about_73']
+    """
+    path = Path(source)
+    if path.is_file():
+        text: str | None = read_text(path, what="claim file", error=ClaimError)
+        origin = str(path)
+    else:
+        name = str(source)
+        text = None
+        if not (os.sep in name or "/" in name or name.endswith(".toml")):
+            text = _data_text(f"{name}.toml")
+        if text is None:
+            bundled = ", ".join(bundled_claims()) or "none"
+            raise ClaimError(
+                f"claim file {source} does not exist; give a path to a claim TOML file "
+                f"or the name of a bundled claim ({bundled})"
+            )
+        origin = f"bundled:{name}"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimError(f"claim file {origin} is not valid TOML: {exc}") from None
+    return parse_claim(data, origin=origin, sites=load_sites(env={}))

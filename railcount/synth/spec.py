@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import GSDError
+from ..geo import validate_gsd
 from ..priors import CAR_TYPES
 
 __all__ = ["SceneSpec", "TruthCar", "MIN_SIM_GSD", "MAX_SIM_GSD", "GROUNDS", "check_gsd"]
@@ -25,23 +25,15 @@ XY = tuple[float, float]
 def check_gsd(gsd: Any) -> float:
     """Return ``gsd`` as a float, or raise :class:`~railcount.errors.GSDError`.
 
+    :func:`railcount.geo.validate_gsd` with the simulator's range.
+
     Raises
     ------
     GSDError
         If ``gsd`` is not a finite number in ``[MIN_SIM_GSD, MAX_SIM_GSD]``.
     """
-    try:
-        g = float(gsd)
-    except (TypeError, ValueError):
-        raise GSDError(f"gsd must be a number of metres per pixel, got {gsd!r}") from None
-    if not math.isfinite(g) or g <= 0:
-        raise GSDError(f"gsd must be a positive number of metres per pixel, got {gsd!r}")
-    if g < MIN_SIM_GSD or g > MAX_SIM_GSD:
-        raise GSDError(
-            f"gsd {g:g} m is outside what the simulator renders ({MIN_SIM_GSD:g}-{MAX_SIM_GSD:g} m per pixel); "
-            "railcars cannot be seen coarser than 3 m"
-        )
-    return g
+    return validate_gsd(gsd, what="gsd", finest=MIN_SIM_GSD, coarsest=MAX_SIM_GSD,
+                        purpose="the simulator renders")
 
 
 @dataclass(frozen=True)
