@@ -116,7 +116,7 @@ def one_line(message: object, *, limit: int | None = None) -> str:
 
     Examples
     --------
-    >>> one_line("no such file:\n  a.tif.")
+    >>> one_line("no such file:  a.tif.")
     'no such file: a.tif'
     """
     text = " ".join(str(message).split()).rstrip(".")
