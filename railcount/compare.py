@@ -55,9 +55,14 @@ __all__ = [
     "comparability_notes",
     "table_to_csv",
     "format_count",
+    "DATE_HINT",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: How a user gives a tile its acquisition date (for messages about undated tiles).
+DATE_HINT = ("to place a tile in time, put its date in the file name (e.g. yard_2023-10-05.tif) "
+             "or in its ACQUISITION_DATE tag")
 
 #: GSDs differing by more than this factor are flagged as not like for like.
 GSD_RATIO_NOTE = 1.25
@@ -406,7 +411,9 @@ def comparability_notes(items: Iterable[ScanResult | Observation]) -> tuple[str,
         )
     undated = [o for o in obs if o.date is None]
     if undated:
-        notes.append("no acquisition date: " + ", ".join(o.name for o in undated))
+        names = sorted(o.name for o in undated)
+        notes.append("no acquisition date (listed last, by name): " + ", ".join(names)
+                     + f"; {DATE_HINT}")
     if obs and all(o.simulated for o in obs):
         notes.append("SIMULATED imagery: the counts demonstrate the method, they are not evidence")
     elif any(o.simulated for o in obs):
@@ -429,7 +436,7 @@ def series_table(results: Iterable[ScanResult | Observation]) -> dict[str, list[
     Parameters
     ----------
     results : iterable of ScanResult or Observation
-        Counts of one site; undated ones go last, in their given order.
+        Counts of one site; undated ones go last, ordered by file name.
 
     Returns
     -------
@@ -452,10 +459,10 @@ def series_table(results: Iterable[ScanResult | Observation]) -> dict[str, list[
 
 
 def sort_by_date(items: Iterable[Observation]) -> list[Observation]:
-    """Sort observations by date; undated ones last, keeping their order."""
+    """Sort observations by date; undated ones last, ordered by file name (:attr:`Observation.name`)."""
     items = list(items)
     dated = sorted((o for o in items if o.date), key=lambda o: o.date)  # type: ignore[arg-type,return-value]
-    return dated + [o for o in items if not o.date]
+    return dated + sorted((o for o in items if not o.date), key=lambda o: (o.name, o.source))
 
 
 def _row_notes(o: Observation, ref: Observation | None) -> list[str]:

@@ -179,9 +179,15 @@ class DemoResult:
         return self.before.simulated or self.after.simulated
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON report: counts, truth, change, verdicts and files."""
+        """Return the JSON report: counts, truth, change, verdicts and files.
+
+        Paths are as given (or found relative to the working directory); the
+        report holds no run time, so the same tiles give the same report.
+        """
         def scan(res: ScanResult, truth: TruthCheck | None) -> dict[str, Any]:
-            return {**res.summary(), "truth": truth.to_dict() if truth is not None else None}
+            # no run time: the same tiles give the same report
+            summary = {k: v for k, v in res.summary().items() if k != "elapsed_s"}
+            return {**summary, "truth": truth.to_dict() if truth is not None else None}
 
         return {
             "simulated": self.simulated,
@@ -192,6 +198,7 @@ class DemoResult:
             "comparison": self.comparison.to_dict(),
             "claim_check": self.check.to_dict(),
             "figure": str(self.figure) if self.figure else None,
+            "report": str(self.report) if self.report else None,
         }
 
 
@@ -209,13 +216,22 @@ def default_tiles_dir() -> Path | None:
     Returns
     -------
     Path or None
-        The first of those folders that exists, else ``None``.
+        The first of those folders that exists (relative to the working
+        directory when it lies below it), else ``None``.
     """
     here = Path(__file__).resolve().parents[1] / "sample_tiles"
     for folder in (here, Path.cwd() / "sample_tiles", Path.cwd().parent / "sample_tiles"):
         if folder.is_dir():
-            return folder
+            return _relative_to_cwd(folder)
     return None
+
+
+def _relative_to_cwd(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it (as a user would write it)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def find_sample_tiles(folder: str | os.PathLike[str] | None = None) -> SampleTiles:
@@ -358,7 +374,7 @@ def run_demo(
     ----------
     out_dir : path-like or None
         Folder for :data:`FIGURE_NAME` and :data:`REPORT_NAME` (written
-        atomically); it must exist. ``None`` writes nothing.
+        atomically, both or neither); it must exist. ``None`` writes nothing.
     tiles_dir : path-like, optional
         Where the sample tiles are (default: :func:`default_tiles_dir`).
     claim : str or path-like
@@ -410,10 +426,10 @@ def run_demo(
     )
     if out is None:
         return demo
-    figure = out / FIGURE_NAME
-    write_figure(figure, demo, rasters[0], rasters[1], dpi=dpi)
-    demo = dataclasses.replace(demo, figure=figure, report=out / REPORT_NAME)
-    io.write_json(out / REPORT_NAME, demo.to_dict())
+    demo = dataclasses.replace(demo, figure=out / FIGURE_NAME, report=out / REPORT_NAME)
+    with io.atomic_outputs(demo.figure, demo.report) as (tmp_figure, tmp_report):
+        write_figure(tmp_figure, demo, rasters[0], rasters[1], dpi=dpi)
+        io.write_json(tmp_report, demo.to_dict())
     return demo
 
 
@@ -451,7 +467,8 @@ def write_figure(
     OutputError
         If the file cannot be written.
     """
-    from .plot import new_figure, plot_before_after, result_title, save_figure
+    from .figures import save_figure
+    from .plot import new_figure, plot_before_after, result_title
 
     rows, cols = before_raster.shape
     panel_w = 7.0  # inches per panel, of which about 1 goes to the axis labels

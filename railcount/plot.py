@@ -12,8 +12,10 @@ of the first pixel, and with a pixel-to-map ``transform`` a point is at
 outlines sit on the pixels they were found on, in map or in pixel axes.
 
 To write a file without a display, build the figure with :func:`new_figure`
-(a plain ``Figure`` on the Agg canvas, independent of pyplot's backend) and
-save it with :func:`save_figure`, which writes atomically.
+(a plain ``Figure`` on the Agg canvas, independent of pyplot's backend);
+:mod:`railcount.figures` reads the pixels and writes figure files. This
+module reads and writes nothing: it draws arrays, results and comparisons it
+is given.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-import os
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from .compare import Observation, as_observation, compare, sort_by_date
+from .errors import InputError
 from .results import ScanResult, TrackResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,9 +44,8 @@ __all__ = [
     "plot_series",
     "result_title",
     "new_figure",
-    "save_figure",
-    "save_overlay",
-    "read_for_plot",
+    "panel_size",
+    "Count",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,21 @@ CAR_COLOR = "#00e5ff"
 TRACK_COLOR = "#ffd600"
 OCCUPIED_COLOR = "#ffa000"
 SIMULATED_COLOR = "#d50000"
+
+
+class Count(Protocol):
+    """What the plots need of a count: a :class:`~railcount.results.ScanResult`
+    or a :class:`~railcount.compare.Observation` (e.g. a published count) will do."""
+
+    source: str
+    count: int
+    count_low: int
+    count_high: int
+    confidence: float
+    mode: str
+    gsd: float
+    date: _dt.date | None
+    simulated: bool
 
 
 # --------------------------------------------------------------------------- figures
@@ -82,22 +98,6 @@ def new_figure(*, ncols: int = 1, figsize: tuple[float, float] | None = None) ->
     return fig, axes
 
 
-def save_figure(fig: "Figure", path: str | os.PathLike[str], *, dpi: int = 150) -> os.PathLike[str] | str:
-    """Write ``fig`` as PNG atomically (nothing is left at ``path`` on failure).
-
-    Raises
-    ------
-    OutputError
-        If the folder does not exist or is not writable.
-    """
-    from .io import atomic_output
-
-    with atomic_output(path) as tmp:  # savefig renders PNG with Agg whatever the canvas
-        fig.savefig(tmp, format="png", dpi=dpi)
-    logger.info("wrote %s", path)
-    return path
-
-
 def _axes(ax: "Axes | None", *, figsize: tuple[float, float] = (7, 7)) -> "Axes":
     if ax is not None:
         return ax
@@ -110,16 +110,17 @@ def _axes(ax: "Axes | None", *, figsize: tuple[float, float] = (7, 7)) -> "Axes"
 # --------------------------------------------------------------------------- helpers
 
 
-def result_title(result: ScanResult | Observation) -> str:
+def result_title(result: Count) -> str:
     """Title of a scan: date, count with interval, mode, GSD, and SIMULATED when so."""
-    o = as_observation(result)
+    o = result
     when = o.date.isoformat() if o.date else "undated"
     pct = f"{o.confidence * 100:.0f}%"
     gsd = "" if math.isnan(o.gsd) else f", {o.gsd:.2f} m GSD"
     head = "SIMULATED — " if o.simulated else ""
     noun = "railcars (estimate)" if o.mode == "estimate" else "railcars"
+    name = PurePath(o.source).name or o.source
     return (f"{head}{when}: {o.count} {noun}, {pct} interval {o.count_low}-{o.count_high}\n"
-            f"{o.mode}{gsd} · {o.name}")
+            f"{o.mode}{gsd} · {name}")
 
 
 def _display_array(image: Any) -> tuple[np.ndarray, Any]:
@@ -438,6 +439,7 @@ def plot_before_after(
     after_result: ScanResult,
     *,
     axes: Sequence["Axes"] | None = None,
+    comparison: Any = None,
     transforms: tuple[Any, Any] = (None, None),
     suptitle: str | None = None,
     pixel_offsets: tuple[tuple[float, float], tuple[float, float]] = ((0.0, 0.0), (0.0, 0.0)),
@@ -451,12 +453,16 @@ def plot_before_after(
     before_result, after_result : ScanResult
     axes : pair of matplotlib Axes, optional
         Where to draw; a new figure with two axes is made when omitted.
+    comparison : railcount.compare.Comparison, optional
+        The change from before to after (:func:`railcount.compare.compare`);
+        the default figure title states it.
     transforms : (before, after)
         Pixel-to-map transforms; ``None`` takes a Raster's own transform or
         draws on pixel axes.
     suptitle : str, optional
-        Figure title; defaults to the change with its interval (and
-        SIMULATED when either scan is simulated). ``""`` for none.
+        Figure title; defaults to the ``comparison``'s change with its
+        interval (and SIMULATED when either scan is simulated), or none
+        without a comparison. ``""`` for none.
     pixel_offsets : (before, after)
         Each image's ``pixel_offset`` (see :func:`plot_detections`).
 
@@ -474,81 +480,25 @@ def plot_before_after(
                     title="BEFORE  " + result_title(before_result), pixel_offset=pixel_offsets[0])
     plot_detections(after_img, after_result, transform=transforms[1], ax=axes[1],
                     title="AFTER  " + result_title(after_result), pixel_offset=pixel_offsets[1])
-    if suptitle is None:
-        cmp = compare(before_result, after_result)
-        suptitle = ("SIMULATED imagery — " if cmp.simulated else "") + "change: " + cmp.describe()
+    if suptitle is None and comparison is not None:
+        suptitle = ("SIMULATED imagery — " if comparison.simulated else "") + "change: " + comparison.describe()
     if suptitle:
         axes[0].figure.suptitle(suptitle, fontsize=12,
                                 color=SIMULATED_COLOR if "SIMULATED" in suptitle else "black")
     return axes
 
 
-def read_for_plot(source: Any, result: ScanResult, *, aoi: Any = None, gsd: float | None = None) -> tuple[Any, tuple[float, float]]:
-    """Read the pixels a scan saw, for drawing: ``(raster, pixel_offset)``.
-
-    ``pixel_offset`` is the raster window's place in the frame of the
-    result's detections (non-zero when an AOI window of a larger raster is
-    read). Reading goes through :func:`railcount.io.read_raster`.
-    """
-    from . import io
-
-    raster = io.read_raster(source, aoi=aoi, gsd=gsd, date=result.date)
-    win = getattr(raster, "window", None)
-    if aoi is not None and win is not None:
-        return raster, (float(win.row_off), float(win.col_off))
-    return raster, (0.0, 0.0)
-
-
-def _panel_size(shape: tuple[int, ...], width: float = 6.5) -> tuple[float, float]:
+def panel_size(shape: tuple[int, ...], width: float = 6.5) -> tuple[float, float]:
+    """Figure size ``(width, height)`` in inches of one panel showing an image of ``shape`` (rows, cols)."""
     rows, cols = (shape[0], shape[1]) if len(shape) >= 2 and shape[1] else (1, 1)
     return width, min(max(width * rows / cols + 1.3, 3.5), 11.0)
-
-
-def save_overlay(
-    source: Any,
-    result: ScanResult,
-    path: str | os.PathLike[str],
-    *,
-    aoi: Any = None,
-    gsd: float | None = None,
-    dpi: int = 150,
-) -> str | os.PathLike[str]:
-    """Write a PNG of a scanned raster with every detection outlined.
-
-    Parameters
-    ----------
-    source : path, URL or Raster
-        The raster that was scanned (read again through the I/O layer), or a
-        Raster already in memory.
-    result : ScanResult
-        Its scan.
-    path : path-like
-        Output PNG, written atomically.
-    aoi, gsd
-        As given to the scan, so that the same pixels are read.
-
-    Raises
-    ------
-    RailcountError
-        If the raster cannot be read or the file cannot be written.
-    """
-    if hasattr(source, "image"):
-        raster, offset = source, (0.0, 0.0)
-    else:
-        raster, offset = read_for_plot(source, result, aoi=aoi, gsd=gsd)
-    fig, ax = new_figure(figsize=_panel_size(np.shape(raster.image)[:2], width=8.0))
-    if isinstance(result, TrackResult):
-        plot_tracks(raster, result, ax=ax, pixel_offset=offset)
-    else:
-        plot_detections(raster, result, ax=ax, pixel_offset=offset)
-    return save_figure(fig, path, dpi=dpi)
 
 
 # --------------------------------------------------------------------------- series
 
 
 def plot_series(
-    results: Iterable[ScanResult | Observation],
+    results: Iterable[Count],
     *,
     claim: "Claim | None" = None,
     ax: "Axes | None" = None,
@@ -559,7 +509,8 @@ def plot_series(
     Parameters
     ----------
     results : iterable of ScanResult or Observation
-        Counts of one site; undated ones are left out (with a log warning).
+        Counts of one site (anything with the fields of :class:`Count`);
+        undated ones are left out (with a log warning).
     claim : Claim, optional
         Draws its ``at_most`` limits over their windows, its ``more_than``
         thresholds as horizontal lines, its ``approximately`` bands at their
@@ -572,15 +523,24 @@ def plot_series(
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    InputError
+        If no count has a date (there is no time axis to draw them on).
     """
     import matplotlib.dates as mdates
 
     ax = _axes(ax, figsize=(10, 5.5))
-    obs = sort_by_date(as_observation(r) for r in results)
-    undated = [o.name for o in obs if o.date is None]
+    counts = list(results)
+    undated = [PurePath(o.source).name for o in counts if o.date is None]
     if undated:
         logger.warning("left out of the series plot, no date: %s", ", ".join(undated))
-    obs = [o for o in obs if o.date is not None]
+    obs = sorted((o for o in counts if o.date is not None), key=lambda o: o.date)  # type: ignore[arg-type,return-value]
+    if not obs:
+        what = f"none of the {len(counts)} counts has" if counts else "no count given has"
+        raise InputError(f"a series plot needs dates: {what} an acquisition date; put the date in the "
+                         "file name (e.g. yard_2023-10-05.tif) or in its ACQUISITION_DATE tag")
     simulated = any(o.simulated for o in obs)
 
     styles = {"individual": dict(marker="o", mfc="tab:blue"),

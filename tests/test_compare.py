@@ -26,7 +26,7 @@ from railcount.compare import (
     series_table,
     table_to_csv,
 )
-from railcount.errors import ResolutionTooCoarseError
+from railcount.errors import OutputError, ResolutionTooCoarseError
 from railcount.results import Detection, ScanResult
 
 D = dt.date
@@ -90,7 +90,8 @@ def test_comparability_notes_for_coarse_and_undated():
     notes = comparability_notes([Observation("a.tif", 5, 4, 6, gsd=10.0, date=D(2020, 1, 1)),
                                  Observation("b.tif", 5, 4, 6, gsd=10.0)])
     assert any("too coarse to count railcars" in n and "a.tif (10 m)" in n for n in notes)
-    assert any(n == "no acquisition date: b.tif" for n in notes)
+    assert any(n.startswith("no acquisition date (listed last, by name): b.tif; ") and "file name" in n
+               for n in notes)
     assert comparability_notes([Observation("a.tif", 5, 4, 6, gsd=0.5, date=D(2020, 1, 1)),
                                 Observation("b.tif", 5, 4, 6, gsd=0.55, date=D(2021, 1, 1))]) == ()
 
@@ -280,6 +281,49 @@ def test_series_json(fake_scan):
     assert d["series"]["date"] == ["2019-06-01", "2023-10-05"]
     assert d["series"]["note"][1] == "SIMULATED"
     assert d["claim_check"] is None and d["csv"] is None
+
+
+def test_series_lists_undated_tiles_last_by_name_with_a_note(fake_scan, monkeypatch):
+    monkeypatch.setitem(TILES, "a_nodate.tif", result("a_nodate.tif", 3, 2, 4, None))
+    r = run(["series", "nodate.tif", "after.tif", "a_nodate.tif"])
+    assert r.exit_code == 0, r.output
+    rows = r.output.splitlines()[1:4]
+    assert rows[0].startswith("2023-10-05") and "after.tif" in rows[0]
+    assert rows[1].startswith("undated") and "  a_nodate.tif  [undated]" in rows[1]
+    assert rows[2].startswith("undated") and "  nodate.tif  [undated]" in rows[2]
+    assert any(line.startswith("note: no acquisition date (listed last, by name): a_nodate.tif, nodate.tif; "
+                               "to place a tile in time, put its date in the file name") for line in r.output.splitlines())
+
+
+def test_series_plot_of_undated_tiles_says_dates_are_needed_and_writes_nothing(fake_scan, tmp_path):
+    out_csv, out_png = tmp_path / "s.csv", tmp_path / "s.png"
+    r = CliRunner().invoke(cli, ["series", "nodate.tif", "--csv", str(out_csv), "--plot", str(out_png)])
+    assert r.exit_code == 1
+    assert r.output.startswith("Error: --plot draws counts against date, but none of the 1 tiles has an "
+                               "acquisition date; put it in the file name")
+    assert len(r.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # neither the CSV nor the plot, nor a temporary file
+
+
+def test_series_plot_leaves_out_undated_tiles_and_says_so(fake_scan, tmp_path):
+    out_png = tmp_path / "s.png"
+    r = run(["series", "nodate.tif", "after.tif", "before.tif", "--plot", str(out_png)])
+    assert r.exit_code == 0, r.output
+    assert "note: left out of the plot, no date: nodate.tif" in r.output
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_and_series_write_all_their_outputs_or_none(fake_scan, tmp_path, monkeypatch):
+    import railcount.figures
+
+    def broken(*args, **kwargs):
+        raise OutputError("cannot draw")
+
+    monkeypatch.setattr(railcount.figures, "save_series", broken)
+    out_csv, out_png = tmp_path / "s.csv", tmp_path / "s.png"
+    r = CliRunner().invoke(cli, ["series", "after.tif", "before.tif", "--csv", str(out_csv), "--plot", str(out_png)])
+    assert r.exit_code == 1 and r.output.strip() == "Error: cannot draw"
+    assert list(tmp_path.iterdir()) == []  # the CSV written before the plot failed is not left behind
 
 
 def test_series_needs_tiles():

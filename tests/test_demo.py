@@ -135,6 +135,44 @@ def test_demo_report_has_counts_truth_and_verdicts(demo_run):
     assert report["figure"].endswith(FIGURE_NAME)
 
 
+def test_demo_report_gives_paths_as_given_and_no_run_times(tmp_path, monkeypatch, cached_scans):
+    """A report that does not change from run to run, with the paths the user gave."""
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = CliRunner().invoke(cli, ["demo", "--out-dir", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = (out / REPORT_NAME).read_text(encoding="utf-8")
+    report = json.loads(text)
+    assert report["tiles"] == "sample_tiles"  # found below the working directory: written as a user would
+    assert report["before"]["source"] == "sample_tiles/tumangang_2023-08-28_SIMULATED.tif"
+    assert report["before"]["truth"]["truth_path"] == "sample_tiles/tumangang_2023-08-28_SIMULATED.truth.geojson"
+    assert str(ROOT) not in text
+    assert "elapsed_s" not in text
+    assert report["figure"] == str(out / FIGURE_NAME) and report["report"] == str(out / REPORT_NAME)
+    again = CliRunner().invoke(cli, ["demo", "--out-dir", str(out)], catch_exceptions=False)
+    assert again.exit_code == 0
+    assert (out / REPORT_NAME).read_text(encoding="utf-8") == text  # the same tiles give the same report
+
+
+def test_demo_outputs_are_not_committed():
+    """Running the README's first command must not dirty the tree."""
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "docs/demo.json" in ignored and "docs/demo_before_after.png" in ignored
+
+
+def test_demo_writes_both_outputs_or_neither(tmp_path, monkeypatch, cached_scans):
+    import railcount.io
+
+    def broken(*args, **kwargs):
+        raise OutputError("cannot write the report")
+
+    monkeypatch.setattr(railcount.io, "write_json", broken)
+    result = CliRunner().invoke(cli, ["demo", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 1 and result.output.strip() == "Error: cannot write the report"
+    assert list(tmp_path.iterdir()) == []  # the figure written first is not left behind
+
+
 def test_demo_json_output(tmp_path, demo_run):
     result = CliRunner().invoke(cli, ["demo", "--out-dir", str(tmp_path), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -16,17 +16,16 @@ from affine import Affine  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E402
 
+from railcount.compare import Observation, compare  # noqa: E402
+from railcount.errors import InputError, OutputError  # noqa: E402
+from railcount.figures import save_figure, save_overlay  # noqa: E402
 from railcount.io import load_claim  # noqa: E402
-from railcount.compare import Observation  # noqa: E402
-from railcount.errors import OutputError  # noqa: E402
 from railcount.plot import (  # noqa: E402
     new_figure,
     plot_before_after,
     plot_detections,
     plot_series,
     result_title,
-    save_figure,
-    save_overlay,
 )
 from railcount.results import Detection, ScanResult  # noqa: E402
 
@@ -125,7 +124,7 @@ def test_estimate_outlines_and_detections_without_corners():
 def test_plot_before_after_titles_and_suptitle():
     ib, rb = scene(4, date=D(2023, 9, 1))
     ia, ra = scene(20, date=D(2023, 10, 5), simulated=True)
-    axes = plot_before_after(ib, rb, ia, ra, transforms=(T, T))
+    axes = plot_before_after(ib, rb, ia, ra, comparison=compare(rb, ra), transforms=(T, T))
     assert len(axes) == 2
     assert axes[0].get_title().startswith("BEFORE") and "2023-09-01" in axes[0].get_title()
     assert axes[1].get_title().startswith("AFTER  SIMULATED") and "20 railcars" in axes[1].get_title()
@@ -171,6 +170,18 @@ def test_plot_series_marks_simulated():
     ax = plot_series([Observation("a.tif", 12, 10, 14, gsd=0.5, date=D(2023, 8, 1), simulated=True)])
     assert ax.get_title().startswith("SIMULATED imagery")
     assert any(t.get_text() == "SIMULATED" for t in ax.texts)
+
+
+def test_plot_before_after_without_a_comparison_has_no_suptitle():
+    ib, rb = scene(4, date=D(2023, 9, 1))
+    axes = plot_before_after(ib, rb, ib, rb)
+    assert axes[0].figure.get_suptitle() == ""
+
+
+def test_plot_series_of_undated_counts_says_dates_are_needed():
+    undated = [Observation("b.tif", 5, 4, 6, gsd=0.5), Observation("a.tif", 7, 6, 8, gsd=0.5)]
+    with pytest.raises(InputError, match="needs dates: none of the 2 counts has an acquisition date.*file name"):
+        plot_series(undated)
 
 
 def test_save_figure_writes_a_png_atomically(tmp_path):

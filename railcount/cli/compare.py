@@ -9,52 +9,30 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
 
+from .formatting import SIM_BANNER, count_line
 from .options import aoi_option, gsd_option
 
 logger = logging.getLogger(__name__)
 
-_SIM_BANNER = "*** SIMULATED imagery: these counts demonstrate the method, they are not evidence about the real site ***"
 
-
-def _run_scan(tile: str, *, aoi: Any, gsd: float | None, date: str | None):
+def _run_scan(tile: str, *, aoi: Any, gsd: float | None, date: str | None) -> Any:
     from ..scan import scan as run_scan
 
     logger.info("scanning %s", tile)
     return run_scan(tile, aoi=aoi, gsd=gsd, date=date)
 
 
-def _check_outputs(*paths: str | None) -> None:
-    """Fail before any slow work when an output folder does not exist."""
-    from pathlib import Path
-
-    from ..errors import OutputError
-
-    for p in paths:
-        if p:
-            folder = Path(p).parent
-            if not folder.is_dir():
-                raise OutputError(f"cannot write {p}: folder {folder} does not exist; create it first")
-
-
-def _load_claim(claim: str | None):
+def _load_claim(claim: str | None) -> Any:
     if not claim:
         return None
     from ..io import load_claim
 
     return load_claim(claim)
-
-
-def _obs_line(label: str, result) -> str:
-    from ..compare import format_count
-
-    date = result.date.isoformat() if result.date else "undated   "
-    sim = "  [SIMULATED]" if result.simulated else ""
-    mode = "ESTIMATE" if result.mode == "estimate" else result.mode
-    return f"{label:<7} {date}  {format_count(result)}  {mode}, {result.gsd:.2f} m GSD  {result.source}{sim}"
 
 
 @click.command()
@@ -86,32 +64,25 @@ def compare(before, after, claim_src, plot_path, as_json, aoi, gsd, before_date,
       railcount compare before.tif after.tif --claim tumangang_2023 --plot ba.png
       railcount compare before.tif after.tif --claim my_claim.toml --json
     """
+    from .. import io
     from ..claims import check_claim
     from ..compare import compare as compare_counts
 
-    _check_outputs(plot_path)
     claim = _load_claim(claim_src)
-    res_b = _run_scan(before, aoi=aoi, gsd=gsd, date=before_date)
-    res_a = _run_scan(after, aoi=aoi, gsd=gsd, date=after_date)
-    cmp = compare_counts(res_b, res_a)
-    check = check_claim(claim, [res_b, res_a]) if claim is not None else None
+    with io.atomic_outputs(plot_path) as (tmp_plot,):
+        res_b = _run_scan(before, aoi=aoi, gsd=gsd, date=before_date)
+        res_a = _run_scan(after, aoi=aoi, gsd=gsd, date=after_date)
+        cmp = compare_counts(res_b, res_a)
+        check = check_claim(claim, [res_b, res_a]) if claim is not None else None
+        if tmp_plot is not None:
+            from ..figures import save_before_after
 
-    if plot_path:
-        from ..plot import _panel_size, new_figure, plot_before_after, read_for_plot, save_figure
-
-        ras_b, off_b = read_for_plot(before, res_b, aoi=aoi, gsd=gsd)
-        ras_a, off_a = read_for_plot(after, res_a, aoi=aoi, gsd=gsd)
-        import numpy as np
-
-        w, h = _panel_size(np.shape(ras_a.image)[:2])
-        fig, axes = new_figure(ncols=2, figsize=(2 * w, h + 0.4))
-        plot_before_after(ras_b, res_b, ras_a, res_a, axes=axes, pixel_offsets=(off_b, off_a))
-        save_figure(fig, plot_path)
+            save_before_after(tmp_plot, (before, res_b), (after, res_a), cmp, aoi=aoi, gsd=gsd)
 
     if as_json:
         report = {
             "simulated": cmp.simulated,
-            "note": _SIM_BANNER.strip("* ") if cmp.simulated else "",
+            "note": SIM_BANNER.strip("* ") if cmp.simulated else "",
             "before": res_b.summary(),
             "after": res_a.summary(),
             "comparison": cmp.to_dict(),
@@ -121,8 +92,8 @@ def compare(before, after, claim_src, plot_path, as_json, aoi, gsd, before_date,
         click.echo(json.dumps(report, indent=1, ensure_ascii=False))
         return
 
-    lines = [_SIM_BANNER] if cmp.simulated else []
-    lines += [_obs_line("BEFORE", res_b), _obs_line("AFTER", res_a), f"CHANGE  {cmp.describe()}"]
+    lines = [SIM_BANNER] if cmp.simulated else []
+    lines += [count_line("BEFORE", res_b), count_line("AFTER", res_a), f"CHANGE  {cmp.describe()}"]
     lines += [f"note: {n}" for n in cmp.notes]
     if check is not None:
         lines.append(f"claim: {claim.title} ({claim.origin})")
@@ -147,7 +118,9 @@ def series(tiles, csv_path, plot_path, claim_src, as_json, aoi, gsd):
     """Count the railcars in several TILES of one site and list them by date.
 
     \b
-    Dates come from each tile's tags or file name. Rows whose GSD or counting
+    Dates come from each tile's tags or file name (e.g. yard_2023-10-05.tif);
+    undated tiles are listed last, by name, with a note, and left out of the
+    plot (a plot needs at least one dated tile). Rows whose GSD or counting
     mode differ from the first are flagged: their counts are not like for like.
 
     \b
@@ -155,33 +128,37 @@ def series(tiles, csv_path, plot_path, claim_src, as_json, aoi, gsd):
       railcount series tiles/*.tif --csv counts.csv --plot counts.png
       railcount series tiles/*.tif --claim tumangang_2023
     """
+    from .. import io
     from ..claims import check_claim
     from ..compare import comparability_notes, series_table, table_to_csv
 
-    _check_outputs(csv_path, plot_path)
     claim = _load_claim(claim_src)
-    results = [_run_scan(t, aoi=aoi, gsd=gsd, date=None) for t in tiles]
-    table = series_table(results)
-    notes = comparability_notes(results)
-    check = check_claim(claim, results) if claim is not None else None
+    with io.atomic_outputs(csv_path, plot_path) as (tmp_csv, tmp_plot):
+        results = [_run_scan(t, aoi=aoi, gsd=gsd, date=None) for t in tiles]
+        if plot_path and not any(r.date for r in results):
+            from ..errors import InputError
+
+            raise InputError(f"--plot draws counts against date, but none of the {len(tiles)} tiles has an "
+                             "acquisition date; put it in the file name (e.g. yard_2023-10-05.tif) or in its "
+                             "ACQUISITION_DATE tag, or leave out --plot")
+        table = series_table(results)
+        notes = comparability_notes(results)
+        check = check_claim(claim, results) if claim is not None else None
+        if tmp_csv is not None:
+            io.write_text(tmp_csv, table_to_csv(table))
+        if tmp_plot is not None:
+            from ..figures import save_series
+
+            save_series(tmp_plot, results, claim=claim)
     simulated = any(r.simulated for r in results)
-
-    if csv_path:
-        from ..io import atomic_output
-
-        with atomic_output(csv_path) as tmp:
-            tmp.write_text(table_to_csv(table), encoding="utf-8")
-    if plot_path:
-        from ..plot import new_figure, plot_series, save_figure
-
-        fig, ax = new_figure(figsize=(10, 5.5))
-        plot_series(results, claim=claim, ax=ax)
-        save_figure(fig, plot_path)
+    undated = [r for r in results if r.date is None]
+    if plot_path and undated:
+        notes += (f"left out of the plot, no date: {', '.join(Path(r.source).name for r in undated)}",)
 
     if as_json:
         report = {
             "simulated": simulated,
-            "note": _SIM_BANNER.strip("* ") if simulated else "",
+            "note": SIM_BANNER.strip("* ") if simulated else "",
             "series": table,
             "notes": list(notes),
             "claim_check": check.to_dict() if check is not None else None,
@@ -191,7 +168,7 @@ def series(tiles, csv_path, plot_path, claim_src, as_json, aoi, gsd):
         click.echo(json.dumps(report, indent=1, ensure_ascii=False))
         return
 
-    lines = [_SIM_BANNER] if simulated else []
+    lines = [SIM_BANNER] if simulated else []
     lines.append(f"{'date':<10}  {'count':>5}  {'interval':>9}  {'mode':<10}  {'GSD m':>6}  source")
     for i in range(len(table["date"])):
         interval = f"{table['count_low'][i]}-{table['count_high'][i]}"

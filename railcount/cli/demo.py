@@ -10,7 +10,7 @@ import json
 
 import click
 
-from .compare import _SIM_BANNER, _obs_line
+from .formatting import SIM_BANNER, count_line
 
 
 @click.command()
@@ -47,13 +47,13 @@ def demo(out_dir, tiles_dir, as_json):
 
     lines = []
     if result.simulated:
-        lines += [_SIM_BANNER,
+        lines += [SIM_BANNER,
                   "The sample tiles are stand-ins rendered by railcount.synth with known truth; "
                   "they are not imagery of Tumangang."]
     lines.append(f"tiles: {result.tiles.folder}")
     for label, res, truth in (("BEFORE", result.before, result.before_truth),
                               ("AFTER", result.after, result.after_truth)):
-        lines.append(_obs_line(label, res))
+        lines.append(count_line(label, res))
         if truth is not None:
             lines.append(f"{'':<7} {'SIMULATED ' if res.simulated else ''}{truth.describe()}")
     lines.append(f"CHANGE  {result.comparison.describe()}")
