@@ -53,7 +53,19 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 from . import io
-from .errors import InputError, ManifestError, OutputError, RailcountError
+from .errors import (
+    AOIError,
+    GeoreferenceError,
+    GSDError,
+    InputError,
+    ManifestError,
+    NoDataError,
+    OutputError,
+    RailcountError,
+    TileNotFoundError,
+    UnsupportedRasterError,
+)
+from .workers import cap_workers
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +84,7 @@ __all__ = [
 
 #: Columns of the per-tile CSV, in order.
 TILE_COLUMNS = (
-    "tile", "site", "date", "status", "error", "count", "count_low", "count_high", "mode", "gsd",
+    "tile", "site", "date", "status", "error", "retry", "count", "count_low", "count_high", "mode", "gsd",
     "simulated", "elapsed_s", "n_detections",
 )
 #: Attribute columns of the per-railcar table (GeoParquet or GeoJSON properties), before ``geometry``.
@@ -81,7 +93,14 @@ CAR_COLUMNS = (
     "row", "col", "simulated",
 )
 #: Bumped when the content of a part file changes, so that old parts are not reused.
-PARTS_VERSION = 1
+PARTS_VERSION = 2
+
+#: Errors that no second try can fix: the tile itself cannot be counted as it is
+#: (too coarse, unsupported, no georeference, nodata, missing). Others (a
+#: connection that broke, a worker that died, memory) may pass on a retry.
+PERMANENT_ERRORS: tuple[type[RailcountError], ...] = (
+    GSDError, UnsupportedRasterError, GeoreferenceError, NoDataError, AOIError, InputError, TileNotFoundError,
+)
 
 _URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 Status = Literal["ok", "error"]
@@ -249,7 +268,8 @@ def scan_task(task: Task, *, window_px: int | None = None) -> dict[str, Any]:
     -------
     dict
         ``status`` (``"ok"`` or ``"error"``), ``error`` (one-line message or
-        None), ``summary`` (:meth:`ScanResult.summary`, or None) and
+        None), ``retry`` (for an error: whether running again may help; False
+        when the tile cannot be counted as it is, e.g. too coarse), ``summary`` (:meth:`ScanResult.summary`, or None) and
         ``features`` (the GeoJSON features of :meth:`ScanResult.to_geojson`).
     """
     from .scan import WINDOW_PX, scan
@@ -258,7 +278,7 @@ def scan_task(task: Task, *, window_px: int | None = None) -> dict[str, Any]:
     try:
         result = scan(task.tile, gsd=task.gsd, date=task.date, window_px=window_px or WINDOW_PX)
     except RailcountError as exc:
-        return _error_part(task, str(exc), time.perf_counter() - t0)
+        return _error_part(task, str(exc), time.perf_counter() - t0, retry=not isinstance(exc, PERMANENT_ERRORS))
     except MemoryError:
         return _error_part(task, "out of memory while scanning; use a smaller window (window_px) "
                            "or fewer workers", time.perf_counter() - t0)
@@ -269,9 +289,10 @@ def scan_task(task: Task, *, window_px: int | None = None) -> dict[str, Any]:
             "features": result.to_geojson()["features"]}
 
 
-def _error_part(task: Task, message: str, elapsed: float) -> dict[str, Any]:
+def _error_part(task: Task, message: str, elapsed: float, *, retry: bool = True) -> dict[str, Any]:
     message = " ".join(str(message).split()) or "unknown error"
-    return {"status": "error", "error": message, "summary": {"elapsed_s": round(elapsed, 3)}, "features": []}
+    return {"status": "error", "error": message, "retry": retry, "summary": {"elapsed_s": round(elapsed, 3)},
+            "features": []}
 
 
 # --------------------------------------------------------------------------- report
@@ -290,7 +311,9 @@ class BatchReport:
     n_skipped : int
         Tiles not scanned again because an earlier run had done them (counted in ``n_ok``).
     n_railcars : int
-        Sum of the counts of the successful tiles.
+        Sum of the counts of the successful tiles, simulated and real together.
+    n_railcars_simulated : int
+        The part of ``n_railcars`` counted on SIMULATED tiles.
     n_features : int
         Railcar features written.
     tiles_path, cars_path : pathlib.Path
@@ -301,6 +324,9 @@ class BatchReport:
         Wall time of this run.
     scheduler : str
         ``"processes"`` or the Dask scheduler's address.
+    notes : tuple of str
+        What the user should know about how the batch ran (e.g. fewer
+        workers than asked for).
     """
 
     rows: tuple[dict[str, Any], ...]
@@ -314,6 +340,13 @@ class BatchReport:
     parts_dir: Path
     elapsed_s: float
     scheduler: str
+    n_railcars_simulated: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_railcars_real(self) -> int:
+        """The part of :attr:`n_railcars` counted on real (not simulated) tiles."""
+        return self.n_railcars - self.n_railcars_simulated
 
     @property
     def n_tiles(self) -> int:
@@ -329,10 +362,12 @@ class BatchReport:
         """Return a JSON-ready summary (no rows)."""
         return {
             "tiles": self.n_tiles, "ok": self.n_ok, "failed": self.n_failed, "skipped": self.n_skipped,
-            "railcars": self.n_railcars, "features": self.n_features, "tiles_csv": str(self.tiles_path),
+            "railcars": self.n_railcars, "railcars_real": self.n_railcars_real,
+            "railcars_simulated": self.n_railcars_simulated, "features": self.n_features,
+            "tiles_csv": str(self.tiles_path),
             "cars": str(self.cars_path), "parts": str(self.parts_dir), "elapsed_s": round(self.elapsed_s, 3),
-            "scheduler": self.scheduler,
-            "errors": [{"tile": r["tile"], "error": r["error"]} for r in self.failed],
+            "scheduler": self.scheduler, "notes": list(self.notes),
+            "errors": [{"tile": r["tile"], "error": r["error"], "retry": r["retry"]} for r in self.failed],
         }
 
 
@@ -381,8 +416,9 @@ def run_batch(
         (the same), or ``X.geojson`` (writes ``X.csv`` and ``X.geojson``);
         results of finished tiles are kept in ``X.parts/``.
     workers : int, optional
-        Processes of the local pool (default: the number of CPUs). Ignored
-        with ``scheduler``.
+        Processes of the local pool (default: the number of CPUs); more than
+        the CPUs available are capped to that number, with a note in
+        :attr:`BatchReport.notes`. Ignored with ``scheduler``.
     scheduler : str or distributed.Client, optional
         Address of a Dask distributed scheduler (``tcp://host:8786``), or a
         connected client (left open). Without it a local process pool is used.
@@ -455,13 +491,17 @@ def run_batch(
         if bar is not None:
             bar.update(copies[key])
 
+    notes: list[str] = []
+    n_workers, capped = cap_workers(workers, what="workers")
+    if capped and scheduler is None:
+        notes.append(capped)
     try:
         if todo:
             if scheduler is not None:
                 where = _run_dask(todo, finished, scheduler=scheduler, window_px=wpx)
             else:
                 where = "processes"
-                _run_local(todo, finished, fn=scan_task, workers=workers or os.cpu_count() or 1, window_px=wpx)
+                _run_local(todo, finished, fn=scan_task, workers=n_workers, window_px=wpx)
         else:
             where = "processes" if scheduler is None else str(getattr(scheduler, "scheduler_address", scheduler))
     finally:
@@ -475,6 +515,8 @@ def run_batch(
         n_railcars=sum(int(r["count"]) for r in rows if r["status"] == "ok"), n_features=n_features,
         tiles_path=tiles_path, cars_path=cars_path, parts_dir=parts_dir,
         elapsed_s=time.perf_counter() - t0, scheduler=where,
+        n_railcars_simulated=sum(int(r["count"]) for r in rows if r["status"] == "ok" and r["simulated"]),
+        notes=tuple(notes),
     )
     log.info("batch: %d ok, %d failed (%d skipped), %d railcars", report.n_ok, report.n_failed,
              report.n_skipped, report.n_railcars)
@@ -611,10 +653,12 @@ def _tile_row(task: Task, part: dict[str, Any] | None) -> dict[str, Any]:
     row: dict[str, Any] = {c: None for c in TILE_COLUMNS}
     row.update(tile=task.name, site=task.site, date=task.date)
     if part is None:  # only if the run was cut short
-        row.update(status="error", error="not scanned")
+        row.update(status="error", error="not scanned", retry=True)
         return row
     s = part.get("summary") or {}
     row.update(status=part["status"], error=part.get("error"), elapsed_s=s.get("elapsed_s"))
+    if part["status"] != "ok":
+        row.update(retry=bool(part.get("retry", True)))
     if part["status"] == "ok":
         row.update(date=s.get("date") or task.date, count=s["count"], count_low=s["count_low"],
                    count_high=s["count_high"], mode=s["mode"], gsd=s["gsd_m"], simulated=bool(s["simulated"]),
@@ -646,14 +690,13 @@ def _csv_value(v: Any) -> Any:
     return v
 
 
-def _write_tiles_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _tiles_csv(rows: list[dict[str, Any]]) -> str:
     buf = _stdio.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(TILE_COLUMNS)
     for r in rows:
         w.writerow([_csv_value(r[c]) for c in TILE_COLUMNS])
-    with io.atomic_output(path) as tmp:
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
+    return buf.getvalue()
 
 
 class _GeoJSONCars:
@@ -772,9 +815,13 @@ def geoparquet_metadata(geometry_types: Sequence[str], bbox: Sequence[float] | N
 
 def _write_outputs(tasks: list[Task], keys: list[str], parts_dir: Path, tiles_path: Path,
                    cars_path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Assemble the per-tile CSV and the per-railcar file from the parts, in task order, one part at a time."""
+    """Assemble the per-tile CSV and the per-railcar file from the parts, in task order, one part at a time.
+
+    Both files are written, or neither.
+    """
     rows: list[dict[str, Any]] = []
-    with io.atomic_output(cars_path) as tmp:
+    with io.atomic_outputs(cars_path, tiles_path) as (tmp, tmp_tiles):
+        assert tmp is not None and tmp_tiles is not None
         try:
             if cars_path.suffix == ".geojson":
                 with open(tmp, "w", encoding="utf-8") as fh:
@@ -795,7 +842,7 @@ def _write_outputs(tasks: list[Task], keys: list[str], parts_dir: Path, tiles_pa
                     cars.close()
         except OSError as exc:
             raise OutputError(f"cannot write {cars_path}: {exc}") from None
-    _write_tiles_csv(tiles_path, rows)
+        io.write_text(tmp_tiles, _tiles_csv(rows))
     return rows, cars.n
 
 

@@ -284,13 +284,96 @@ def test_cli_batch(tmp_path, tileset, local_run):
     r = run("batch", tileset, "--out", tmp_path / "r.csv", "--workers", 1)
     assert r.exit_code == 0, r.output
     assert "4: 3 ok, 1 failed, 3 done by an earlier run" in r.output
-    assert f"railcars: {report.n_railcars} in the tiles counted" in r.output
+    assert f"railcars: {report.n_railcars} in the 3 tiles counted" in r.output
+    assert "FAILED (1; run the same command again to retry them):" in r.output
     assert "corrupt.tif: corrupt or truncated" in r.output
     assert (tmp_path / "r.csv").exists() and (tmp_path / "r.parquet").exists()
     r = run("batch", tileset, "--out", tmp_path / "r.csv", "--json")
     summary = json.loads(r.output)
     assert summary["ok"] == 3 and summary["failed"] == 1 and summary["railcars"] == report.n_railcars
     assert summary["errors"][0]["tile"] == "corrupt.tif"
+
+
+def _report(rows, notes=()):
+    ok = [r for r in rows if r["status"] == "ok"]
+    base = {c: None for c in rb.TILE_COLUMNS}
+    rows = tuple({**base, **r} for r in rows)
+    return rb.BatchReport(
+        rows=rows, n_ok=len(ok), n_failed=len(rows) - len(ok), n_skipped=0,
+        n_railcars=sum(r["count"] for r in ok), n_features=0, tiles_path=Path("r.csv"),
+        cars_path=Path("r.parquet"), parts_dir=Path("r.parts"), elapsed_s=1.0, scheduler="processes",
+        n_railcars_simulated=sum(r["count"] for r in ok if r["simulated"]), notes=tuple(notes))
+
+
+def test_report_keeps_simulated_and_real_counts_apart():
+    from railcount.cli.batch import format_report
+
+    report = _report([
+        {"tile": "real.tif", "status": "ok", "count": 30, "simulated": False},
+        {"tile": "sim_SIMULATED.tif", "status": "ok", "count": 12, "simulated": True},
+        {"tile": "sim2_SIMULATED.tif", "status": "ok", "count": 8, "simulated": True},
+    ])
+    text = format_report(report)
+    assert "railcars: 30 in 1 tile of real imagery; 20 in 2 tiles of SIMULATED imagery (kept apart)" in text
+    summary = report.summary()
+    assert (summary["railcars"], summary["railcars_real"], summary["railcars_simulated"]) == (50, 30, 20)
+    only_sim = format_report(_report([{"tile": "s.tif", "status": "ok", "count": 4, "simulated": True}]))
+    assert "railcars: 4 in the 1 tile counted, all SIMULATED" in only_sim
+
+
+def test_report_does_not_promise_a_retry_for_tiles_that_cannot_be_counted():
+    from railcount.cli.batch import format_report
+
+    text = format_report(_report([
+        {"tile": "landsat.tif", "status": "error", "retry": False,
+         "error": "railcars cannot be counted at a GSD of 30 m (coarser than 3 m)"},
+        {"tile": "remote.tif", "status": "error", "retry": True, "error": "cannot reach https://x/remote.tif"},
+        {"tile": "ok.tif", "status": "ok", "count": 3, "simulated": False},
+    ], notes=["workers 64 capped at 2, the number of CPUs available"]))
+    lines = text.splitlines()
+    assert lines[0] == "note:     workers 64 capped at 2, the number of CPUs available"
+    final = lines.index("CANNOT BE COUNTED (1; running again will not change that):")
+    assert lines[final + 1].startswith("  landsat.tif: railcars cannot be counted")
+    retry = lines.index("FAILED (1; run the same command again to retry them):")
+    assert lines[retry + 1].startswith("  remote.tif: cannot reach")
+    assert "landsat" not in "\n".join(lines[retry:])
+
+
+def test_a_tile_too_coarse_is_not_retryable(tmp_path):
+    from affine import Affine
+
+    from railcount.io import write_geotiff
+
+    coarse = tmp_path / "landsat.tif"
+    write_geotiff(coarse, np.full((3, 64, 64), 90, np.uint8), transform=Affine(30.0, 0, 500000, 0, -30.0, 4700000),
+                  crs="EPSG:32652")
+    part = rb.scan_task(rb.Task(tile=str(coarse)))
+    assert part["status"] == "error" and "cannot be counted" in part["error"] and part["retry"] is False
+    corrupt = tmp_path / "corrupt.tif"
+    corrupt.write_bytes(b"II*\x00" + b"\x00" * 100)  # not readable now; a fixed file may be
+    assert rb.scan_task(rb.Task(tile=str(corrupt)))["retry"] is True
+
+
+def test_workers_are_capped_at_the_cpus_available(monkeypatch):
+    from railcount import workers
+
+    monkeypatch.setattr(workers, "available_cpus", lambda: 2)
+    assert workers.cap_workers(None) == (2, None)
+    assert workers.cap_workers(2) == (2, None)
+    n, note = workers.cap_workers(64, what="--workers")
+    assert n == 2 and note.startswith("--workers 64 capped at 2, the number of CPUs available")
+
+
+def test_batch_with_more_workers_than_cpus_says_so(tmp_path, tileset, local_run, monkeypatch):
+    from railcount import workers
+
+    monkeypatch.setattr(workers, "available_cpus", lambda: 1)
+    report, _ = local_run
+    shutil.copytree(report.parts_dir, tmp_path / "r.parts")  # nothing good to scan again
+    r = run("batch", tileset, "--out", tmp_path / "r.csv", "--workers", 64)
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == ("note:     workers 64 capped at 1, the number of CPUs available: "
+                                         "more processes than CPUs only compete for them")
 
 
 def test_cli_errors(tmp_path):

@@ -20,7 +20,7 @@ _SHOW_FAILED = 10
 @click.command()
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Local worker processes (default: one per CPU).")
+              help="Local worker processes (default, and at most: one per CPU available).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786; its workers need railcount "
                    "installed and access to the tiles (shared folder or URLs).")
@@ -82,16 +82,41 @@ def batch(manifest, workers, scheduler, out_path, window_px, as_json, progress):
 def format_report(report: Any) -> str:
     """A short human summary of a :class:`railcount.batch.BatchReport`."""
     skipped = f", {report.n_skipped} done by an earlier run" if report.n_skipped else ""
-    lines = [
+    lines = [f"note:     {n}" for n in report.notes]
+    lines += [
         f"tiles:    {report.n_tiles}: {report.n_ok} ok, {report.n_failed} failed{skipped}",
-        f"railcars: {report.n_railcars} in the tiles counted",
+        _railcars_line(report),
         f"wrote:    {report.tiles_path} (tiles), {report.cars_path} (railcars)",
     ]
     failed = report.failed
-    if failed:
-        lines.append(f"FAILED ({len(failed)}; run again to retry them):")
-        for r in failed[:_SHOW_FAILED]:
+    retry = [r for r in failed if r["retry"]]
+    final = [r for r in failed if not r["retry"]]
+    shown = 0
+    for rows, head in ((final, "CANNOT BE COUNTED ({n}; running again will not change that)"),
+                       (retry, "FAILED ({n}; run the same command again to retry them)")):
+        if not rows:
+            continue
+        lines.append(head.format(n=len(rows)) + ":")
+        for r in rows[: max(0, _SHOW_FAILED - shown)]:
             lines.append(f"  {r['tile']}: {r['error']}")
-        if len(failed) > _SHOW_FAILED:
-            lines.append(f"  ... and {len(failed) - _SHOW_FAILED} more (see {report.tiles_path})")
+        shown += len(rows)
+    if shown > _SHOW_FAILED:
+        lines.append(f"  ... and {shown - _SHOW_FAILED} more (see {report.tiles_path})")
     return "\n".join(lines)
+
+
+def _railcars_line(report: Any) -> str:
+    """The railcars counted, real and SIMULATED apart: their sum is no count of any one place."""
+    rows = [r for r in report.rows if r["status"] == "ok"]
+    n_sim = sum(1 for r in rows if r["simulated"])
+    n_real = len(rows) - n_sim
+
+    def tiles(n: int) -> str:
+        return f"{n} tile{'' if n == 1 else 's'}"
+
+    if n_sim == 0:
+        return f"railcars: {report.n_railcars} in the {tiles(n_real)} counted"
+    if n_real == 0:
+        return f"railcars: {report.n_railcars} in the {tiles(n_sim)} counted, all SIMULATED"
+    return (f"railcars: {report.n_railcars_real} in {tiles(n_real)} of real imagery; "
+            f"{report.n_railcars_simulated} in {tiles(n_sim)} of SIMULATED imagery (kept apart)")
