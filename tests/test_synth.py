@@ -326,6 +326,44 @@ def test_cli_unwritable_output(tmp_path):
     assert r.exit_code != 0 and "cannot write" in r.output
 
 
+def test_cli_adds_tif_to_an_out_without_suffix(tmp_path):
+    (tmp_path / "out").mkdir()
+    r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "out" / "scene_b"), "--cars", "3", "--gsd", "1",
+                                 "--width-m", "80", "--height-m", "60", "--tracks", "2"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "scene_b.tif", "scene_b.tracks.geojson", "scene_b.truth.geojson"]
+    assert r.output.startswith(f"wrote {tmp_path / 'out' / 'scene_b.tif'}: SIMULATED scene")
+    r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "scene.png"), "--gsd", "1"])
+    assert r.exit_code == 1 and "give OUT.tif" in r.output and not (tmp_path / "scene.png").exists()
+
+
+def test_cli_ground_choices_are_the_simulators(tmp_path):
+    from railcount.synth.spec import GROUNDS
+
+    r = CliRunner().invoke(cli, ["simulate", "--help"])
+    assert all(g in r.output for g in GROUNDS) and "ballast" in GROUNDS
+    r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "b.tif"), "--ground", "ballast", "--cars", "3",
+                                 "--gsd", "1", "--width-m", "80", "--height-m", "60", "--tracks", "2"])
+    assert r.exit_code == 0, r.output
+
+
+def test_write_scene_writes_all_three_files_or_none(tmp_path, monkeypatch):
+    import railcount.io
+    from railcount.errors import OutputError
+    from railcount.synth import SceneSpec, render_scene, write_scene
+
+    scene = render_scene(SceneSpec(gsd=1.0, n_cars=2, width_m=60, height_m=50, n_tracks=2))
+
+    def broken(*args, **kwargs):
+        raise OutputError("disk full")
+
+    monkeypatch.setattr(railcount.io, "write_json", broken)
+    with pytest.raises(OutputError):
+        write_scene(scene, tmp_path / "s.tif")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_needs_one_output(tmp_path):
     r = CliRunner().invoke(cli, ["simulate"])
     assert r.exit_code != 0 and "exactly one" in r.output

@@ -7,8 +7,20 @@ from pathlib import Path
 import click
 
 from ..errors import OutputError
+from ..synth.spec import GROUNDS
 
 __all__ = ["simulate"]
+
+
+def _tif_path(path: Path) -> Path:
+    """OUT as the GeoTIFF it will be: ``.tif`` added when OUT has no such suffix."""
+    suffix = path.suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        return path
+    if suffix in (".png", ".jpg", ".jpeg", ".geojson", ".json"):
+        raise OutputError(f"cannot write {path}: a simulated scene is a GeoTIFF; give OUT.tif, "
+                          f"e.g. {path.with_suffix('.tif')}")
+    return path.with_name(path.name + ".tif")
 
 
 def _check_folder(path: Path) -> None:
@@ -42,7 +54,8 @@ def _check_folder(path: Path) -> None:
 @click.option("--blur", type=float, default=0.5, show_default=True, help="PSF sigma, output pixels.")
 @click.option("--jpeg-quality", type=int, default=85, show_default=True, help="JPEG-like artefacts; 0 for none.")
 @click.option("--misregistration", type=float, default=0.15, show_default=True, help="Band offset, pixels.")
-@click.option("--ground", type=click.Choice(["gravel", "soil", "vegetated"]), default="gravel", show_default=True)
+@click.option("--ground", type=click.Choice(list(GROUNDS)), default="gravel", show_default=True,
+              help="Yard floor between the tracks.")
 @click.option("--gauge", type=click.Choice(["mixed", "1435", "1520", "dual"]), default="mixed", show_default=True)
 @click.option("--no-lookalikes", is_flag=True, help="No containers, trucks, buildings or platforms.")
 @click.option("--no-masts", is_flag=True, help="No catenary masts or gantries.")
@@ -55,6 +68,10 @@ def simulate(out, n_cars, gsd, seed, layout_seed, width_m, height_m, n_tracks, l
              date, sun_azimuth, sun_elevation, haze, noise, blur, jpeg_quality, misregistration, ground, gauge,
              no_lookalikes, no_masts, sample_tiles, benchmark_set, limit):
     """Write a SIMULATED rail-yard scene OUT.tif and its truth OUT.truth.geojson.
+
+    \b
+    ".tif" is added to OUT when it has no such suffix; the track centrelines
+    go to OUT.tracks.geojson.
 
     \b
     The GeoTIFF is RGB uint8, tiled and compressed, with CRS, transform and
@@ -89,6 +106,7 @@ def simulate(out, n_cars, gsd, seed, layout_seed, width_m, height_m, n_tracks, l
 
     g = check_gsd(gsd)
     _check_folder(out)
+    out = _tif_path(out)
     types = None
     if car_types:
         types = tuple(t.strip() for t in car_types.split(",") if t.strip())

@@ -441,13 +441,15 @@ def write_scene(scene: Scene, path: str | os.PathLike[str]) -> tuple[Path, Path]
     Raises
     ------
     OutputError
-        If a file cannot be written (nothing partial is left behind).
+        If a file cannot be written (then none of the three is: nothing partial is left behind).
     """
-    from ..io import write_geotiff, write_json
+    from .. import io
 
     tif = Path(path)
     truth = truth_path_for(tif)
-    write_geotiff(tif, scene.pixels, transform=scene.transform, crs=scene.crs, tags=scene.tags)
-    write_json(truth, scene.truth_geojson())
-    write_json(tracks_path_for(tif), scene.tracks_geojson())
+    with io.atomic_outputs(tif, truth, tracks_path_for(tif)) as (tmp_tif, tmp_truth, tmp_tracks):
+        assert tmp_tif is not None and tmp_truth is not None and tmp_tracks is not None
+        io.write_geotiff(tmp_tif, scene.pixels, transform=scene.transform, crs=scene.crs, tags=scene.tags)
+        io.write_json(tmp_truth, scene.truth_geojson())
+        io.write_json(tmp_tracks, scene.tracks_geojson())
     return tif, truth
