@@ -16,7 +16,7 @@ train:
 
 # Regenerate the bundled SIMULATED sample tiles.
 samples:
-	.venv/bin/railcount -v simulate --sample-tiles sample_tiles
+	$(PY) -m railcount -v simulate --sample-tiles sample_tiles
 
 # Regenerate the deterministic benchmark scene set (git-ignored).
 scenes:
