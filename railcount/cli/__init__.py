@@ -34,31 +34,48 @@ class _Group(click.Group):
     """A click group that loads commands lazily and maps library errors to CLI errors."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in _COMMANDS if self._load(name) is not None)
+        return sorted(_COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return self._load(name)
-
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
         if name not in _COMMANDS:
             return None
-        module, attr = _COMMANDS[name]
-        try:
-            mod = importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:  # a command not built yet
-            if exc.name == f"{__name__}.{module}":
-                return None
-            raise
-        return getattr(mod, attr, None)
+        return load_command(name)
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except RailcountError as exc:
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module of the command ``name`` and return the command.
+
+    A command listed in :data:`_COMMANDS` whose module or function is missing
+    is a broken installation, not a command to leave out: it raises.
+
+    Raises
+    ------
+    KeyError
+        If ``name`` is not a railcount command.
+    RuntimeError
+        If its module cannot be imported or does not define it.
+    """
+    module, attr = _COMMANDS[name]
+    try:
+        mod = importlib.import_module(f"{__name__}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{module}":
+            raise RuntimeError(f"railcount command '{name}' is broken: its module {exc.name} is missing; "
+                               "reinstall railcount") from exc
+        raise
+    command = getattr(mod, attr, None)
+    if not isinstance(command, click.Command):
+        raise RuntimeError(f"railcount command '{name}' is broken: {mod.__name__} defines no command "
+                           f"'{attr}'; reinstall railcount")
+    return command
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
