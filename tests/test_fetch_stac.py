@@ -447,6 +447,16 @@ def test_unreadable_assets(api: Api, tmp_path: Path) -> None:
     assert not any((tmp_path / "o").iterdir())
 
 
+def test_items_are_written_all_or_none(api: Api, tmp_path: Path) -> None:
+    good = item("good", "2023-10-05T00:00:00Z", 1.0, api.asset)
+    gone = item("gone", "2023-10-06T00:00:00Z", 2.0, api.base + "/data/missing.tif")
+    api.items = [good, gone]
+    with pytest.raises(FetchError, match="cannot read asset"):
+        fetch_stac(BOX, "2023-10", COLLECTION, api=api.url, out_dir=tmp_path / "o", max_items=2, retries=0,
+                   timeout=5.0)
+    assert list((tmp_path / "o").iterdir()) == []  # the first item, read before the second failed, is not left
+
+
 def redirect_to(target: Callable[[StacHandler], str]) -> Callable[[StacHandler, int], None]:
     def respond(h: StacHandler, n: int) -> None:
         h.send_response(302)

@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from ._http import USER_AGENT
+from .http import USER_AGENT
 from .stac import (
     DEFAULT_API,
     DEFAULT_ASSET,

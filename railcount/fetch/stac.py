@@ -20,11 +20,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from .. import io
 from ..errors import AOIError, FetchError, FetchRequestError, OutputError, RailcountError, one_line
+from ..extras import require
 from ..geo import validate_bbox
 from ..sites import Site
 from ..types import BBox
-from ._http import USER_AGENT, check_http_url, redact_url
+from .http import USER_AGENT, check_http_url, redact_url, session
 
 __all__ = [
     "ItemSummary",
@@ -169,31 +171,11 @@ def _safe_name(text: str) -> str:
 
 
 def _stac_io(*, timeout: float, retries: int, backoff: float, max_bytes: int) -> Any:
-    """A pystac-client I/O object with a byte cap, a redirect limit and http(s)-only links."""
+    """A pystac-client I/O object on railcount's session: a byte cap, a redirect limit, http(s)-only links."""
+    require("pystac_client", extra="fetch", feature="searching STAC catalogues")
     import pystac
     from pystac_client.stac_api_io import StacApiIO
-    from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
-
-    class _CappedAdapter(HTTPAdapter):
-        def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
-            kwargs["stream"] = True
-            resp = super().send(request, **kwargs)
-            length = resp.headers.get("Content-Length", "")
-            if length.isdigit() and int(length) > max_bytes:
-                resp.close()
-                raise FetchError(f"response of {length} bytes from {redact_url(request.url)} is larger "
-                                 f"than the limit of {max_bytes} bytes")
-            buf = bytearray()
-            for chunk in resp.iter_content(65536):
-                buf += chunk
-                if len(buf) > max_bytes:
-                    resp.close()
-                    raise FetchError(f"response from {redact_url(request.url)} is larger than the limit "
-                                     f"of {max_bytes} bytes")
-            resp._content = bytes(buf)
-            resp._content_consumed = True
-            return resp
 
     class _SafeStacApiIO(StacApiIO):
         def read_text(self, source: Any, *args: Any, **kwargs: Any) -> str:
@@ -204,15 +186,12 @@ def _stac_io(*, timeout: float, retries: int, backoff: float, max_bytes: int) ->
                 raise FetchError(f"the STAC API sent a link railcount will not follow: {exc}") from None
             return super().read_text(source, *args, **kwargs)
 
-    io = _SafeStacApiIO(headers={"User-Agent": USER_AGENT}, timeout=timeout, max_retries=None)
+    stac_io = _SafeStacApiIO(headers={"User-Agent": USER_AGENT}, timeout=timeout, max_retries=None)
     retry = Retry(total=retries, connect=retries, read=retries, status=retries, redirect=5,
                   backoff_factor=backoff, status_forcelist=(408, 429, 500, 502, 503, 504),
                   allowed_methods=None, raise_on_status=False, respect_retry_after_header=True)
-    adapter = _CappedAdapter(max_retries=retry)
-    io.session.mount("http://", adapter)
-    io.session.mount("https://", adapter)
-    io.session.max_redirects = 5
-    return io
+    stac_io.session = session(max_bytes=max_bytes, max_redirects=5, retries=retry)  # sends USER_AGENT
+    return stac_io
 
 
 def _server_text(text: str, limit: int = 300) -> str:
@@ -367,8 +346,8 @@ def search_stac(
 
     where = f"STAC API {redact_url(api)}"
     try:
-        io = _stac_io(timeout=timeout, retries=retries, backoff=backoff, max_bytes=max_response_bytes)
-        client = Client.open(api, stac_io=io, timeout=timeout)
+        stac_io = _stac_io(timeout=timeout, retries=retries, backoff=backoff, max_bytes=max_response_bytes)
+        client = Client.open(api, stac_io=stac_io, timeout=timeout)
         search = client.search(collections=[collection.strip()], bbox=list(box), datetime=when,
                                max_items=limit, limit=min(limit, 100))
         features: list[Any] = []
@@ -532,8 +511,6 @@ def fetch_items(
     ``RAILCOUNT_STAC_ITEM``, ``RAILCOUNT_STAC_COLLECTION``, ``RAILCOUNT_STAC_API``,
     ``RAILCOUNT_CLOUD_COVER`` and ``RAILCOUNT_BBOX``.
     """
-    from ..io import write_geotiff
-
     box, site = _area(bbox)
     if not isinstance(asset, str) or not asset:
         raise FetchRequestError("asset is empty; e.g. --asset visual")
@@ -543,7 +520,7 @@ def fetch_items(
     except OSError as exc:
         raise OutputError(f"cannot create output folder {folder}: {exc.strerror}; choose a writable location") from None
     folder = folder.resolve()
-    written: list[Path] = []
+    plan: list[tuple[Any, str, Path]] = []  # every target is known before anything is read
     used: set[str] = set()
     for item in items:
         href = item.assets.get(asset)
@@ -561,32 +538,42 @@ def fetch_items(
         target = folder / f"{name}.tif"
         if target.parent != folder:  # cannot happen after _safe_name; kept as a guard
             raise FetchError(f"output name for item {item.id!r} would leave {folder}")
-        logger.info("reading the window of %s %s from %s", item.id, asset, redact_url(href))
-        got = _read_window(href, box, max_pixels=max_pixels, timeout=timeout, retries=retries)
-        now = dt.datetime.now(dt.timezone.utc)
-        tags = {
-            "RAILCOUNT_SOURCE": f"STAC asset {redact_url(href)}",
-            "RAILCOUNT_ATTRIBUTION": _attribution(item.collection, item.datetime),
-            "RAILCOUNT_DOWNLOADED": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "RAILCOUNT_STAC_ITEM": item.id,
-            "RAILCOUNT_STAC_COLLECTION": item.collection or "",
-            "RAILCOUNT_BBOX": " ".join(f"{v:.7f}" for v in box),
-        }
-        if api:
-            tags["RAILCOUNT_STAC_API"] = redact_url(api)
-        if item.cloud_cover is not None:
-            tags["RAILCOUNT_CLOUD_COVER"] = f"{item.cloud_cover:.2f}"
-        if item.datetime is not None:
-            tags["TIFFTAG_DATETIME"] = item.datetime.strftime("%Y:%m:%d %H:%M:%S")
-            tags["RAILCOUNT_ACQUIRED"] = item.datetime.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if site is not None:
-            tags["RAILCOUNT_SITE"] = site.key
-        path = write_geotiff(target, got["pixels"], transform=got["transform"], crs=got["crs"], tags=tags,
-                             nodata=got["nodata"])
-        logger.info("wrote %s: %d x %d px at %.2f m", path, got["pixels"].shape[2], got["pixels"].shape[1],
-                    got["res"][0])
-        written.append(path)
+        plan.append((item, href, target))
+    written: list[Path] = []
+    with io.atomic_outputs(*(target for _, _, target in plan)) as temps:  # all the items, or none
+        for (item, href, target), tmp in zip(plan, temps):
+            assert tmp is not None
+            logger.info("reading the window of %s %s from %s", item.id, asset, redact_url(href))
+            got = _read_window(href, box, max_pixels=max_pixels, timeout=timeout, retries=retries)
+            io.write_geotiff(tmp, got["pixels"], transform=got["transform"], crs=got["crs"],
+                             tags=_item_tags(item, href, box, api=api, site=site), nodata=got["nodata"])
+            logger.info("read %s: %d x %d px at %.2f m", item.id, got["pixels"].shape[2], got["pixels"].shape[1],
+                        got["res"][0])
+            written.append(target)
     return written
+
+
+def _item_tags(item: Any, href: str, box: BBox, *, api: str | None, site: Site | None) -> dict[str, str]:
+    """The tags of an item's GeoTIFF: where it came from, when it was taken and downloaded."""
+    now = dt.datetime.now(dt.timezone.utc)
+    tags = {
+        "RAILCOUNT_SOURCE": f"STAC asset {redact_url(href)}",
+        "RAILCOUNT_ATTRIBUTION": _attribution(item.collection, item.datetime),
+        "RAILCOUNT_DOWNLOADED": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "RAILCOUNT_STAC_ITEM": item.id,
+        "RAILCOUNT_STAC_COLLECTION": item.collection or "",
+        "RAILCOUNT_BBOX": " ".join(f"{v:.7f}" for v in box),
+    }
+    if api:
+        tags["RAILCOUNT_STAC_API"] = redact_url(api)
+    if item.cloud_cover is not None:
+        tags["RAILCOUNT_CLOUD_COVER"] = f"{item.cloud_cover:.2f}"
+    if item.datetime is not None:
+        tags["TIFFTAG_DATETIME"] = item.datetime.strftime("%Y:%m:%d %H:%M:%S")
+        tags["RAILCOUNT_ACQUIRED"] = item.datetime.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if site is not None and site.key:
+        tags["RAILCOUNT_SITE"] = site.key
+    return tags
 
 
 def fetch_stac(

@@ -28,7 +28,8 @@ from ..io import write_bytes, write_geotiff
 from ..geo import validate_bbox
 from ..sites import Site
 from ..types import BBox
-from ._http import HttpPolicy, InvalidResponse, RateLimiter, check_http_url, fetch_bytes, redact_url
+from ..extras import require
+from .http import HttpPolicy, InvalidResponse, RateLimiter, check_http_url, fetch_bytes, redact_url
 
 __all__ = [
     "TileSource",
@@ -138,6 +139,7 @@ def resolve_source(provider: Any = None, url: str | None = None, *, attribution:
         template = _check_template(url)
         return TileSource("custom", template, attribution or f"tiles from {redact_url(template)}")
 
+    require("xyzservices", extra="fetch", feature="web-map tile providers")
     import xyzservices
     import xyzservices.providers as xp
 
@@ -183,6 +185,7 @@ def tile_range(bbox: BBox, zoom: int) -> tuple[range, range]:
     xs, ys : range
         Tile columns (west to east) and rows (north to south).
     """
+    require("mercantile", extra="fetch", feature="web-map tile maths")
     import mercantile
 
     w, s, e, n = bbox
@@ -278,6 +281,7 @@ def _decode_tile(data: bytes, headers: Mapping[str, str] | None = None) -> np.nd
             snippet = data[:120].decode("utf-8", "replace").replace("\n", " ")
             raise InvalidResponse(f"server sent text instead of a tile image: {snippet!r}")
         raise InvalidResponse(f"response is not a PNG, JPEG, WEBP or GIF image (Content-Type {ctype or 'none'})")
+    require("PIL", extra="fetch", feature="decoding web-map tiles")
     from PIL import Image
 
     try:
@@ -395,6 +399,7 @@ def fetch_xyz(
     ...           out="tumangang_z18.tif")  # doctest: +SKIP
     PosixPath('tumangang_z18.tif')
     """
+    require("mercantile", extra="fetch", feature="web-map tile maths")
     import mercantile
     from tqdm import tqdm
 

@@ -1,4 +1,4 @@
-"""A small, careful HTTP client for untrusted servers (standard library only).
+"""Careful HTTP for untrusted servers, on :mod:`requests` (the client pystac-client uses too).
 
 Every request has a timeout, a User-Agent naming railcount, a limit on
 redirects (http and https only), a cap on the bytes read, and a bounded rate.
@@ -6,32 +6,33 @@ Transient failures (connection errors, timeouts, HTTP 408/425/429/5xx,
 truncated bodies, and bodies the caller's ``validate`` rejects) are retried with
 exponential backoff; everything else ends in a :class:`~railcount.errors.FetchError`
 whose message says what happened.
+
+:func:`session` makes the :class:`requests.Session` both fetchers use (the
+web-map tiles of :mod:`railcount.fetch.xyz` and the STAC API of
+:mod:`railcount.fetch.stac`).
 """
 
 from __future__ import annotations
 
 import email.utils
-import http.client
 import logging
-import socket
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from typing import Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from .. import __version__
 from ..errors import FetchError
+from ..extras import require
 
 __all__ = ["USER_AGENT", "HttpPolicy", "RateLimiter", "InvalidResponse", "fetch_bytes", "redact_url",
-           "check_http_url"]
+           "check_http_url", "session"]
 
 logger = logging.getLogger(__name__)
 
 #: User-Agent sent with every request railcount makes.
-USER_AGENT = f"railcount/{__version__} (railcar counting toolkit; Python urllib)"
+USER_AGENT = f"railcount/{__version__} (railcar counting toolkit; Python requests)"
 
 T = TypeVar("T")
 
@@ -154,26 +155,94 @@ def check_http_url(url: str, *, what: str) -> str:
     return url
 
 
-def _redirect_handler(max_redirects: int) -> urllib.request.HTTPRedirectHandler:
-    """A handler following at most ``max_redirects`` redirects, to http(s) only."""
-
-    class _Redirects(_RedirectsBase):
-        max_redirections = max_redirects
-
-    return _Redirects()
+def _requests() -> Any:
+    return require("requests", extra="fetch", feature="downloading imagery")
 
 
-class _RedirectsBase(urllib.request.HTTPRedirectHandler):
-    """Follows redirects to http(s) only, and the same URL at most twice."""
+def session(*, max_bytes: int, max_redirects: int = 5, retries: Any = 0) -> Any:
+    """A :class:`requests.Session` for untrusted servers.
 
-    max_repeats = 2
+    Parameters
+    ----------
+    max_bytes : int
+        Largest response body read; a larger one ends in :class:`FetchError`
+        (announced by its ``Content-Length``, or as soon as that many bytes
+        have arrived). Bodies are read in full before the response returns.
+    max_redirects : int
+        Most redirects followed for one request; redirects go to http(s) only.
+    retries : int or urllib3.util.retry.Retry
+        Retries of the transport (``0``: none; :func:`fetch_bytes` retries itself).
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
-        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
-        if scheme not in ("http", "https"):
-            raise FetchError(f"{redact_url(req.full_url)} redirects to a {scheme or 'relative'}: URL, "
-                             "which railcount does not follow")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    Returns
+    -------
+    requests.Session
+        Sending ``User-Agent: railcount/...`` with every request.
+
+    Raises
+    ------
+    MissingExtraError
+        If requests is not installed (``pip install 'railcount[fetch]'``).
+    """
+    requests = _requests()
+    from requests.adapters import HTTPAdapter
+
+    class _CappedAdapter(HTTPAdapter):
+        """Reads every body in full, at most ``max_bytes`` of it."""
+
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            kwargs["stream"] = True
+            resp = super().send(request, **kwargs)
+            length = resp.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > max_bytes:
+                resp.close()
+                raise FetchError(f"{redact_url(request.url)}: response of {length} bytes is larger than the "
+                                 f"limit of {max_bytes} bytes")
+            buf = bytearray()
+            try:
+                for chunk in resp.iter_content(65536):
+                    buf += chunk
+                    if len(buf) > max_bytes:
+                        raise FetchError(f"{redact_url(request.url)}: response is larger than the limit of "
+                                         f"{max_bytes} bytes")
+            finally:
+                resp.close()
+            resp._content = bytes(buf)
+            resp._content_consumed = True
+            return resp
+
+    class _Session(requests.Session):  # type: ignore[misc, name-defined]
+        """Follows redirects to http(s) URLs only."""
+
+        def get_redirect_target(self, resp: Any) -> str | None:
+            target = super().get_redirect_target(resp)
+            if target:
+                scheme = urllib.parse.urlsplit(urllib.parse.urljoin(resp.url, target)).scheme.lower()
+                if scheme not in ("http", "https"):
+                    raise FetchError(f"{redact_url(resp.url)} redirects to a {scheme or 'relative'}: URL, "
+                                     "which railcount does not follow")
+            return target
+
+    s = _Session()
+    s.headers["User-Agent"] = USER_AGENT
+    s.max_redirects = max_redirects
+    adapter = _CappedAdapter(max_retries=retries)
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    return s
+
+
+_local = threading.local()
+
+
+def _session_for(policy: HttpPolicy) -> Any:
+    """One session per thread and policy, so that connections are kept alive between tiles."""
+    cache = getattr(_local, "sessions", None)
+    if cache is None:
+        cache = _local.sessions = {}
+    s = cache.get(policy)
+    if s is None:
+        s = cache[policy] = session(max_bytes=policy.max_bytes, max_redirects=policy.max_redirects)
+    return s
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -190,58 +259,42 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _get_once(url: str, policy: HttpPolicy, accept: str) -> tuple[bytes, Mapping[str, str]]:
-    opener = urllib.request.build_opener(_redirect_handler(policy.max_redirects))
-    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": accept,
-                                               "Accept-Encoding": "identity"})
+    requests = _requests()
+    exc_mod = requests.exceptions
     try:
-        resp = opener.open(req, timeout=policy.timeout)
-    except urllib.error.HTTPError as exc:
-        code, reason, headers = exc.code, exc.reason, exc.headers
-        exc.close()
-        if 300 <= code < 400 and "not allowed" in str(reason):
-            raise FetchError(f"{redact_url(url)} redirects to a URL that is not http(s), which railcount "
-                             "does not follow") from None
-        if 300 <= code < 400:
-            raise FetchError(f"{redact_url(url)}: too many redirects or a redirect loop "
-                             f"(more than {policy.max_redirects}); check the URL") from None
+        resp = _session_for(policy).get(url, headers={"Accept": accept, "Accept-Encoding": "identity"},
+                                        timeout=policy.timeout)
+    except exc_mod.TooManyRedirects:
+        raise FetchError(f"{redact_url(url)}: too many redirects or a redirect loop "
+                         f"(more than {policy.max_redirects}); check the URL") from None
+    except exc_mod.ChunkedEncodingError as exc:
+        raise _Transient(f"truncated response: the connection broke while reading ({_cause(exc)})") from None
+    except exc_mod.ConnectionError as exc:
+        raise _Transient(f"cannot connect: {_cause(exc)}") from None
+    except exc_mod.Timeout as exc:
+        raise _Transient(f"connection failed: timed out ({_cause(exc)})") from None
+    except exc_mod.InvalidSchema as exc:
+        raise FetchError(f"{redact_url(url)}: {exc}; railcount follows http(s) URLs only") from None
+    except exc_mod.RequestException as exc:
+        raise _Transient(f"connection failed: {exc.__class__.__name__}: {_cause(exc)}") from None
+    code, reason = resp.status_code, resp.reason or ""
+    if code >= 400:
         if code in _RETRY_STATUS or code >= 500:
-            raise _Transient(f"HTTP {code} {reason}", _retry_after(headers.get("Retry-After"))) from None
+            raise _Transient(f"HTTP {code} {reason}", _retry_after(resp.headers.get("Retry-After")))
         hint = {401: "the server wants credentials", 403: "access denied (a key may be needed)",
                 404: "not found (the server may have no imagery there at this zoom)"}.get(code, "")
-        raise FetchError(f"{redact_url(url)}: HTTP {code} {reason}" + (f": {hint}" if hint else "")) from None
-    except urllib.error.URLError as exc:
-        raise _Transient(f"cannot connect: {exc.reason}") from None
-    except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException) as exc:
-        raise _Transient(f"connection failed: {exc.__class__.__name__}: {exc}") from None
-    with resp:
-        headers = resp.headers
-        length_text = headers.get("Content-Length")
-        length: int | None = None
-        if length_text is not None:
-            try:
-                length = int(length_text)
-            except ValueError:
-                length = None
-        if length is not None and length > policy.max_bytes:
-            raise FetchError(f"{redact_url(url)}: response of {length} bytes is larger than the limit "
-                             f"of {policy.max_bytes} bytes; this is not a map tile")
-        chunks: list[bytes] = []
-        total = 0
-        try:
-            while True:
-                chunk = resp.read(min(65536, policy.max_bytes + 1 - total))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                total += len(chunk)
-                if total > policy.max_bytes:
-                    raise FetchError(f"{redact_url(url)}: response is larger than the limit of "
-                                     f"{policy.max_bytes} bytes; this is not a map tile")
-        except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException) as exc:
-            raise _Transient(f"connection broke while reading: {exc.__class__.__name__}") from None
-        if length is not None and total < length:
-            raise _Transient(f"truncated response: got {total} of {length} bytes")
-        return b"".join(chunks), headers
+        raise FetchError(f"{redact_url(url)}: HTTP {code} {reason}" + (f": {hint}" if hint else ""))
+    return resp.content, resp.headers
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a requests error, on one line and without the URL."""
+    inner: BaseException = exc
+    while inner.args and isinstance(inner.args[0], BaseException):
+        inner = inner.args[0]
+    reason = getattr(inner, "reason", None)
+    text = str(reason if isinstance(reason, BaseException) else inner)
+    return " ".join(text.split())[:200] or exc.__class__.__name__
 
 
 def fetch_bytes(url: str, *, policy: HttpPolicy, limiter: RateLimiter | None = None,
