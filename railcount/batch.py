@@ -65,6 +65,7 @@ from .errors import (
     TileNotFoundError,
     UnsupportedRasterError,
 )
+from .extras import require
 from .workers import cap_workers
 
 log = logging.getLogger(__name__)
@@ -459,6 +460,8 @@ def run_batch(
 
     wpx = int(window_px or WINDOW_PX)
     tiles_path, cars_path, parts_dir = output_paths(out)
+    if cars_path.suffix == ".parquet":
+        require("pyarrow.parquet", extra="batch", feature="GeoParquet output (or give --out X.geojson)")
     if not tiles_path.parent.is_dir():
         raise OutputError(f"cannot write {tiles_path}: folder {tiles_path.parent} does not exist; create it first")
     try:
@@ -591,10 +594,7 @@ def _run_local(todo: Mapping[str, Task], finished: _Done, *, fn: Callable[..., d
 
 def _run_dask(todo: Mapping[str, Task], finished: _Done, *, scheduler: Any, window_px: int) -> str:
     """Run :func:`scan_task` over ``todo`` on a Dask distributed cluster; return its address."""
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - a dependency of railcount
-        raise InputError("batch scans on a cluster need dask[distributed]: pip install 'dask[distributed]'") from None
+    distributed = require("distributed", extra="batch", feature="batch scans on a Dask cluster")
     own = not isinstance(scheduler, distributed.Client)
     if own:
         address = str(scheduler)

@@ -35,3 +35,29 @@ def test_a_module_without_its_command_is_an_error(monkeypatch):
 def test_unknown_command_is_a_usage_error():
     r = CliRunner().invoke(cli, ["frobnicate"])
     assert r.exit_code == 2 and "No such command" in r.output
+
+
+def test_a_missing_extra_is_named_in_one_line(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mercantile", None)  # as if not installed
+    r = CliRunner().invoke(cli, ["fetch", "xyz", "--bbox", "130.603", "42.418", "130.613", "42.425", "--zoom", "16",
+                                 "--url", "http://127.0.0.1:9/{z}/{x}/{y}.png", "--out", str(tmp_path / "t.tif")])
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        "Error: web-map tile maths needs railcount's 'fetch' extra (mercantile is not installed): "
+        "pip install 'railcount[fetch]'"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_names_its_extra_before_scanning(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    m = tmp_path / "m.csv"
+    m.write_text("tile\na.tif\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["batch", str(m), "--out", str(tmp_path / "r.csv")])
+    assert r.exit_code == 1
+    assert r.output.strip() == ("Error: GeoParquet output (or give --out X.geojson) needs railcount's 'batch' "
+                                "extra (pyarrow is not installed): pip install 'railcount[batch]'")
