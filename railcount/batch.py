@@ -218,7 +218,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
             raise ManifestError(f"manifest {path}, line {lineno}: {len(row)} fields but the header has "
                                 f"{len(header)}; quote fields that hold commas")
 
-        def cell(name: str) -> str:
+        def cell(name: str, row: list[str] = row) -> str:
             i = col.get(name)
             return row[i].strip() if i is not None and i < len(row) else ""
 
@@ -270,7 +270,8 @@ def scan_task(task: Task, *, window_px: int | None = None) -> dict[str, Any]:
     dict
         ``status`` (``"ok"`` or ``"error"``), ``error`` (one-line message or
         None), ``retry`` (for an error: whether running again may help; False
-        when the tile cannot be counted as it is, e.g. too coarse), ``summary`` (:meth:`ScanResult.summary`, or None) and
+        when the tile cannot be counted as it is, e.g. too coarse), ``summary``
+        (:meth:`ScanResult.summary`, or None) and
         ``features`` (the GeoJSON features of :meth:`ScanResult.to_geojson`).
     """
     from .scan import WINDOW_PX, scan
@@ -401,7 +402,7 @@ def run_batch(
     *,
     out: str | os.PathLike[str],
     workers: int | None = None,
-    scheduler: "str | Any | None" = None,
+    scheduler: str | Any | None = None,
     progress: bool = False,
     window_px: int | None = None,
 ) -> BatchReport:

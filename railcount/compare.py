@@ -116,7 +116,7 @@ class Observation:
             )
 
     @classmethod
-    def from_result(cls, result: ScanResult) -> "Observation":
+    def from_result(cls, result: ScanResult) -> Observation:
         """Take the count, interval, date, GSD, mode and extent of a scan result."""
         return cls(
             source=result.source,

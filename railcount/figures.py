@@ -38,7 +38,7 @@ __all__ = ["save_figure", "read_scanned", "save_overlay", "save_before_after", "
 logger = logging.getLogger(__name__)
 
 
-def save_figure(fig: "Figure", path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
     """Write ``fig`` as PNG atomically (nothing is left at ``path`` on failure).
 
     Raises
@@ -130,7 +130,7 @@ def save_before_after(
     path: str | os.PathLike[str],
     before: tuple[Any, ScanResult],
     after: tuple[Any, ScanResult],
-    comparison: "Comparison",
+    comparison: Comparison,
     *,
     aoi: AOI | None = None,
     gsd: float | None = None,
@@ -165,7 +165,7 @@ def save_before_after(
 
 
 def save_series(path: str | os.PathLike[str], results: Iterable[plot.Count], *,
-                claim: "Claim | None" = None, dpi: int = 150) -> Path:
+                claim: Claim | None = None, dpi: int = 150) -> Path:
     """Write a PNG of the counts of one site against date (see :func:`railcount.plot.plot_series`).
 
     Raises

@@ -75,7 +75,7 @@ class Count(Protocol):
 # --------------------------------------------------------------------------- figures
 
 
-def new_figure(*, ncols: int = 1, figsize: tuple[float, float] | None = None) -> tuple["Figure", Any]:
+def new_figure(*, ncols: int = 1, figsize: tuple[float, float] | None = None) -> tuple[Figure, Any]:
     """Make a figure on the Agg canvas without pyplot, for writing files.
 
     Parameters
@@ -98,7 +98,7 @@ def new_figure(*, ncols: int = 1, figsize: tuple[float, float] | None = None) ->
     return fig, axes
 
 
-def _axes(ax: "Axes | None", *, figsize: tuple[float, float] = (7, 7)) -> "Axes":
+def _axes(ax: Axes | None, *, figsize: tuple[float, float] = (7, 7)) -> Axes:
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -197,7 +197,7 @@ def _nice_length(span_m: float) -> float:
     return 10**exp  # pragma: no cover
 
 
-def _scale_bar(ax: "Axes", units_per_m: float, width_units: float) -> None:
+def _scale_bar(ax: Axes, units_per_m: float, width_units: float) -> None:
     from matplotlib.font_manager import FontProperties
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
@@ -211,7 +211,7 @@ def _scale_bar(ax: "Axes", units_per_m: float, width_units: float) -> None:
     ax.add_artist(bar)
 
 
-def _simulated_badge(ax: "Axes") -> None:
+def _simulated_badge(ax: Axes) -> None:
     ax.text(0.02, 0.98, "SIMULATED", transform=ax.transAxes, ha="left", va="top",
             color="white", fontsize=11, fontweight="bold",
             bbox=dict(boxstyle="round,pad=0.3", fc=SIMULATED_COLOR, ec="none", alpha=0.9), zorder=10)
@@ -220,7 +220,7 @@ def _simulated_badge(ax: "Axes") -> None:
 # --------------------------------------------------------------------------- detections
 
 
-def _show_image(ax: "Axes", image: Any, result: Any, transform: Any, pixel_offset: tuple[float, float],
+def _show_image(ax: Axes, image: Any, result: Any, transform: Any, pixel_offset: tuple[float, float],
                 max_display_px: int) -> tuple[tuple[float, ...] | None, float, float]:
     """Draw ``image`` on ``ax`` in map axes (north-up transform) or pixel axes.
 
@@ -268,7 +268,7 @@ def _show_image(ax: "Axes", image: Any, result: Any, transform: Any, pixel_offse
     return t, units_per_m, width_units
 
 
-def _draw_tracks(ax: "Axes", tracks: Sequence[Any], t: tuple[float, ...] | None,
+def _draw_tracks(ax: Axes, tracks: Sequence[Any], t: tuple[float, ...] | None,
                  pixel_offset: tuple[float, float]) -> list[Any]:
     """Draw track centrelines (found: solid; user lines used as given: dashed); return legend handles."""
     from matplotlib.collections import LineCollection
@@ -296,13 +296,13 @@ def plot_detections(
     result: ScanResult,
     *,
     transform: Any = None,
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     title: str | None = None,
     scale_bar: bool = True,
     legend: bool = True,
     pixel_offset: tuple[float, float] = (0.0, 0.0),
     max_display_px: int = 3000,
-) -> "Axes":
+) -> Axes:
     """Draw an image with every detection outlined.
 
     Parameters
@@ -345,13 +345,10 @@ def plot_detections(
     """
     from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
 
     ax = _axes(ax)
     t, units_per_m, width_units = _show_image(ax, image, result, transform, pixel_offset, max_display_px)
 
-    from matplotlib.collections import PolyCollection
-    from matplotlib.lines import Line2D
 
     polys: dict[str, list[np.ndarray]] = {"car": [], "occupied": []}
     points: list[tuple[float, float]] = []
@@ -400,12 +397,12 @@ def plot_tracks(
     result: TrackResult,
     *,
     transform: Any = None,
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     title: str | None = None,
     scale_bar: bool = True,
     pixel_offset: tuple[float, float] = (0.0, 0.0),
     max_display_px: int = 3000,
-) -> "Axes":
+) -> Axes:
     """Draw an image with the tracks found in it.
 
     Parameters are those of :func:`plot_detections`, with a
@@ -438,7 +435,7 @@ def plot_before_after(
     after_img: Any,
     after_result: ScanResult,
     *,
-    axes: Sequence["Axes"] | None = None,
+    axes: Sequence[Axes] | None = None,
     comparison: Any = None,
     transforms: tuple[Any, Any] = (None, None),
     suptitle: str | None = None,
@@ -500,10 +497,10 @@ def panel_size(shape: tuple[int, ...], width: float = 6.5) -> tuple[float, float
 def plot_series(
     results: Iterable[Count],
     *,
-    claim: "Claim | None" = None,
-    ax: "Axes | None" = None,
+    claim: Claim | None = None,
+    ax: Axes | None = None,
     title: str | None = None,
-) -> "Axes":
+) -> Axes:
     """Draw counts of one site against date, with intervals and a claim's thresholds.
 
     Parameters
@@ -603,7 +600,7 @@ def _clause_top(c: Any) -> float:
     return 0.0
 
 
-def _draw_claim(ax: "Axes", claim: "Claim", xlim: tuple[_dt.date, _dt.date] | None) -> None:
+def _draw_claim(ax: Axes, claim: Claim, xlim: tuple[_dt.date, _dt.date] | None) -> None:
     import matplotlib.dates as mdates
 
     for c in claim.clauses:

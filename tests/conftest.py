@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -34,7 +38,7 @@ def build_raster(
     shape: tuple[int, int] = (64, 96),
     bands: int = 3,
     dtype: str = "uint8",
-    data: "np.ndarray | None" = None,
+    data: np.ndarray | None = None,
     nodata: float | None = None,
     tags: dict[str, str] | None = None,
     driver: str = "GTiff",
@@ -74,8 +78,8 @@ def build_raster(
     import pyproj
     import rasterio
     import rasterio.errors
-    from rasterio.enums import ColorInterp
     from affine import Affine
+    from rasterio.enums import ColorInterp
 
     rows, cols = shape
     if data is None:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import build_raster
 from railcount import batch as rb
 from railcount.cli import cli
 from railcount.errors import ManifestError

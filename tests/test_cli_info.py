@@ -8,8 +8,8 @@ import socket
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from httpserver import serve_directory
+
 from railcount.cli import cli
 
 INFO_KEYS = {"source", "width", "height", "bands", "dtype", "crs", "gsd_m", "bounds_lonlat", "date",

@@ -19,8 +19,8 @@ import railcount
 from railcount.cli import cli
 from railcount.compare import (
     Observation,
-    compare,
     comparability_notes,
+    compare,
     difference_interval,
     ratio_interval,
     series_table,
@@ -134,7 +134,8 @@ TILES = {
     "coarse.tif": result("coarse.tif", 20, 14, 27, D(2023, 9, 25), gsd=1.5, mode="estimate"),
     "sim_before.tif": result("sim_before.tif", 18, 15, 21, D(2023, 9, 1), simulated=True),
     "sim_after.tif": result("sim_after.tif", 74, 72, 77, D(2023, 10, 5), simulated=True,
-                            dets=[Detection(30, 20, 14, 3, 0, 0.9, 0, ((28.5, 13), (28.5, 27), (31.5, 27), (31.5, 13)))]),
+                            dets=[Detection(30, 20, 14, 3, 0, 0.9, 0,
+                                            ((28.5, 13), (28.5, 27), (31.5, 27), (31.5, 13)))]),
     "nodate.tif": result("nodate.tif", 74, 72, 77, None),
 }
 
@@ -291,8 +292,9 @@ def test_series_lists_undated_tiles_last_by_name_with_a_note(fake_scan, monkeypa
     assert rows[0].startswith("2023-10-05") and "after.tif" in rows[0]
     assert rows[1].startswith("undated") and "  a_nodate.tif  [undated]" in rows[1]
     assert rows[2].startswith("undated") and "  nodate.tif  [undated]" in rows[2]
-    assert any(line.startswith("note: no acquisition date (listed last, by name): a_nodate.tif, nodate.tif; "
-                               "to place a tile in time, put its date in the file name") for line in r.output.splitlines())
+    note = ("note: no acquisition date (listed last, by name): a_nodate.tif, nodate.tif; "
+            "to place a tile in time, put its date in the file name")
+    assert any(line.startswith(note) for line in r.output.splitlines())
 
 
 def test_series_plot_of_undated_tiles_says_dates_are_needed_and_writes_nothing(fake_scan, tmp_path):

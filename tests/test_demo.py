@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from railcount.io import load_claim
 from railcount.cli import cli
 from railcount.demo import (
     FIGURE_NAME,
@@ -21,6 +20,7 @@ from railcount.demo import (
     truth_centres,
 )
 from railcount.errors import OutputError, TileNotFoundError
+from railcount.io import load_claim
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAUSES = [c.id for c in load_claim("tumangang_2023").clauses]
@@ -225,7 +225,8 @@ def test_truth_centres_are_the_mean_of_each_outline():
     from pyproj import Transformer
 
     fwd = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
-    xs, ys = np.array([500023, 500037, 500037, 500023, 500023.0]), np.array([4700008.5, 4700008.5, 4700011.5, 4700011.5, 4700008.5])
+    xs = np.array([500023, 500037, 500037, 500023, 500023.0])
+    ys = np.array([4700008.5, 4700008.5, 4700011.5, 4700011.5, 4700008.5])
     lon, lat = fwd.transform(xs, ys)
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {},

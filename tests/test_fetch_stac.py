@@ -248,7 +248,7 @@ def test_search_lists_items_best_first(api: Api) -> None:
                                      "S2A_52TGN_20230920_0_L2A"]
     first = items[0]
     assert isinstance(first, ItemSummary)
-    assert first.datetime == dt.datetime(2023, 10, 5, 2, 13, 41, 123000, tzinfo=dt.timezone.utc)
+    assert first.datetime == dt.datetime(2023, 10, 5, 2, 13, 41, 123000, tzinfo=dt.UTC)
     assert first.cloud_cover == 3.5 and first.coverage == pytest.approx(1.0)
     assert items[2].coverage == pytest.approx(0.5, abs=0.01)
     assert set(first.assets) == {"visual", "thumbnail"} and first.gsd == 10

@@ -197,7 +197,7 @@ def test_tags_say_source_attribution_and_download_date_but_no_acquisition_date(
     assert "TIFFTAG_DATETIME" not in tags
     import datetime as dt
 
-    when = dt.datetime.strptime(tags["RAILCOUNT_DOWNLOADED"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    when = dt.datetime.strptime(tags["RAILCOUNT_DOWNLOADED"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     assert before - 2 <= when.timestamp() <= time.time() + 1
     assert tags["RAILCOUNT_ZOOM"] == str(ZOOM)
     gsd = float(tags["RAILCOUNT_GROUND_GSD_M"])

@@ -13,9 +13,9 @@ import pyproj
 import pytest
 import rasterio
 import rasterio.env
+from httpserver import Request, serve_directory
 from rasterio.windows import Window
 
-from httpserver import Request, serve_directory
 from railcount import geo, io
 from railcount.errors import (
     AOIError,

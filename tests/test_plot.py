@@ -49,7 +49,10 @@ def car(r, c, *, kind="car", cars=1.0):
     return Detection(r, c, 14.0, 3.0, 0.0, 0.9, 0, corners, kind=kind, cars=cars)
 
 
-def scene(n, *, simulated=False, date=D(2023, 10, 5), mode="individual"):
+OCT_5 = D(2023, 10, 5)
+
+
+def scene(n, *, simulated=False, date=OCT_5, mode="individual"):
     img = np.full((100, 200, 3), 140, np.uint8)
     dets = []
     for i in range(n):

@@ -87,7 +87,8 @@ def test_truth_cars_cover_their_pixels(busy_pair):
         # some consists are the colour of the ballast on purpose (low contrast): ask for a change, not a strong one
         assert (d[inside] > 2).mean() > 0.9, car
     # far from every car (beyond shadows, blur and 16 px JPEG blocks) nothing changes
-    near = unary_union([Polygon(c.corners_xy) for c in scene.cars]).buffer(6.0 / math.tan(math.radians(20)) + 8 * scene.gsd + 16 * scene.gsd)
+    reach = 6.0 / math.tan(math.radians(20)) + 8 * scene.gsd + 16 * scene.gsd
+    near = unary_union([Polygon(c.corners_xy) for c in scene.cars]).buffer(reach)
     far = ~contains_xy(near, pts[:, 0], pts[:, 1]).reshape(d.shape)
     assert far.sum() > 1000
     assert (d[far] == 0).all()

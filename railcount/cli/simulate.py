@@ -45,8 +45,10 @@ def _check_folder(path: Path) -> None:
 @click.option("--car-types", default=None, metavar="TYPE,...",
               help="Comma-separated car types (gondola, tank, flatcar, boxcar, hopper, locomotive); default all.")
 @click.option("--crs", default="EPSG:32652", show_default=True, help="Projected CRS in metres.")
-@click.option("--origin", type=float, nargs=2, default=None, metavar="X Y", help="Map coordinates of the top-left corner.")
-@click.option("--date", default=None, metavar="YYYY-MM-DD[THH:MM:SS]", help="Acquisition date (UTC) for the tags and the sun.")
+@click.option("--origin", type=float, nargs=2, default=None, metavar="X Y",
+              help="Map coordinates of the top-left corner.")
+@click.option("--date", default=None, metavar="YYYY-MM-DD[THH:MM:SS]",
+              help="Acquisition date (UTC) for the tags and the sun.")
 @click.option("--sun-azimuth", type=float, default=None, help="Sun azimuth, degrees clockwise from north.")
 @click.option("--sun-elevation", type=float, default=None, help="Sun elevation, degrees.")
 @click.option("--haze", type=float, default=0.06, show_default=True)

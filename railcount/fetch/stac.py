@@ -115,19 +115,19 @@ def _parse_instant(text: str, *, end: bool) -> dt.datetime:
     if _DATE_RE.match(text):
         parts = [int(p) for p in text.split("-")]
         year, month, day = (parts + [1, 1])[:3]
-        start = dt.datetime(year, month, day, tzinfo=dt.timezone.utc)
+        start = dt.datetime(year, month, day, tzinfo=dt.UTC)
         if not end:
             return start
         if len(parts) == 1:
-            nxt = dt.datetime(year + 1, 1, 1, tzinfo=dt.timezone.utc)
+            nxt = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
         elif len(parts) == 2:
-            nxt = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=dt.timezone.utc)
+            nxt = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=dt.UTC)
         else:
             nxt = start + dt.timedelta(days=1)
         return nxt - dt.timedelta(microseconds=1)
     value = dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -210,7 +210,8 @@ def _as_float(value: Any) -> float | None:
 
 def _summarise(feature: Any, bbox: BBox) -> ItemSummary:
     """Turn one GeoJSON feature of a search into an ItemSummary; ValueError if it is unusable."""
-    from shapely.geometry import box as shp_box, shape
+    from shapely.geometry import box as shp_box
+    from shapely.geometry import shape
 
     if not isinstance(feature, dict):
         raise ValueError("an item is not a JSON object")
@@ -225,7 +226,7 @@ def _summarise(feature: Any, bbox: BBox) -> ItemSummary:
         raw = props.get(key)
         if isinstance(raw, str) and raw:
             try:
-                when = _parse_instant(raw, end=False).astimezone(dt.timezone.utc)
+                when = _parse_instant(raw, end=False).astimezone(dt.UTC)
             except ValueError:
                 raise ValueError(f"item {item_id!r} has an unreadable {key} {raw[:40]!r}") from None
             break
@@ -555,7 +556,7 @@ def fetch_items(
 
 def _item_tags(item: Any, href: str, box: BBox, *, api: str | None, site: Site | None) -> dict[str, str]:
     """The tags of an item's GeoTIFF: where it came from, when it was taken and downloaded."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     tags = {
         "RAILCOUNT_SOURCE": f"STAC asset {redact_url(href)}",
         "RAILCOUNT_ATTRIBUTION": _attribution(item.collection, item.datetime),

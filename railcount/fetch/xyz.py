@@ -24,11 +24,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import AOIError, FetchError, FetchRequestError, OutputError
-from ..io import write_bytes, write_geotiff
+from ..extras import require
 from ..geo import validate_bbox
+from ..io import write_bytes, write_geotiff
 from ..sites import Site
 from ..types import BBox
-from ..extras import require
 from .http import HttpPolicy, InvalidResponse, RateLimiter, check_http_url, fetch_bytes, redact_url
 
 __all__ = [
@@ -303,7 +303,7 @@ def _decode_tile(data: bytes, headers: Mapping[str, str] | None = None) -> np.nd
 
 
 def _downloaded_stamp(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fetch_xyz(
@@ -453,7 +453,7 @@ def fetch_xyz(
                                 what=f"tile {zoom}/{x}/{y} from {source.name}")
         cache.put(zoom, x, y, data)
         assert arr is not None
-        return x, y, arr, dt.datetime.now(dt.timezone.utc).timestamp()
+        return x, y, arr, dt.datetime.now(dt.UTC).timestamp()
 
     mosaic: np.ndarray | None = None
     size = 0

@@ -746,7 +746,8 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
         # choose a track interval that fits
         sep = float(rng.uniform(1.5, 6.0))
         cands = [
-            (tid, j) for tid, ivs in free.items() for j, (a, b) in enumerate(ivs) if b - a >= total + (2 * sep if b - a > total + 2 * sep else 0)
+            (tid, j) for tid, ivs in free.items() for j, (a, b) in enumerate(ivs)
+            if b - a >= total + (2 * sep if b - a > total + 2 * sep else 0)
         ]
         if not cands:
             if k > 1:
@@ -770,7 +771,8 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
             start = a + rng.uniform(0, slack)
         start = float(np.clip(start, a, b - total))
         end = start + total
-        ivs = free[tid][:j] + [iv for iv in ([a, start - sep], [end + sep, b]) if iv[1] - iv[0] > 11.0] + free[tid][j + 1:]
+        kept = [iv for iv in ([a, start - sep], [end + sep, b]) if iv[1] - iv[0] > 11.0]
+        ivs = free[tid][:j] + kept + free[tid][j + 1:]
         if ivs:
             free[tid] = ivs
         else:
@@ -797,7 +799,8 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
                 car_type=ctype, track_id=tid, corners_xy=tuple((float(p[0]), float(p[1])) for p in corners),
                 height_m=_HEIGHTS[ctype], consist_id=consist_id, variant=variant,
             )
-            placed.append(PlacedCar(truth, colour, load, variant, int(rng.integers(1 << 30)), flip=bool(rng.random() < 0.5)))
+            placed.append(PlacedCar(truth, colour, load, variant, int(rng.integers(1 << 30)),
+                                    flip=bool(rng.random() < 0.5)))
             s += L + (gaps[min(idx_pos, len(gaps) - 1)] if idx_pos < k - 1 else 0.0)
         consist_id += 1
     return placed
@@ -808,7 +811,6 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
     ground: list[Box] = []
     objects: list[Box] = []
     w_lo, w_hi = yard_w
-    ang = frame.angle_deg
     key = iter(range(1, 1 << 30))
 
     def at(u: float, w: float) -> tuple[float, float]:
@@ -851,7 +853,8 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
             nrows = int(rng.integers(3, 9))
             width = nrows * 2.75 + 6
             pc = at((ua + ub) / 2, w0 + side * width / 2)
-            ground.append(Box("paved", *pc, ub - ua + 14, width + 8, heading((ua + ub) / 2), 0.0, (150, 150, 146), key=next(key)))
+            ground.append(Box("paved", *pc, ub - ua + 14, width + 8, heading((ua + ub) / 2), 0.0, (150, 150, 146),
+                              key=next(key)))
             for r in range(nrows):
                 wr = w0 + side * (3.0 + r * 2.75)
                 u = ua
@@ -869,9 +872,11 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
             length = float(rng.uniform(40, 140))
             width = float(rng.uniform(10, 28))
             wb = edge_other - (side) * (float(rng.uniform(12, 40)) + width / 2)
-            col = [(150, 150, 152), (120, 70, 60), (100, 110, 125), (185, 185, 180), (140, 130, 115)][int(rng.integers(5))]
+            roofs = [(150, 150, 152), (120, 70, 60), (100, 110, 125), (185, 185, 180), (140, 130, 115)]
+            col = roofs[int(rng.integers(5))]
             objects.append(Box("building", *at(u, wb), length, width, heading(u) + float(rng.normal(0, 2)),
-                               float(rng.uniform(5, 11)), _jitter(rng, col, 0.05), variant="gable" if rng.random() < 0.5 else "flat",
+                               float(rng.uniform(5, 11)), _jitter(rng, col, 0.05),
+                               variant="gable" if rng.random() < 0.5 else "flat",
                                key=next(key)))
         # platforms beside the outer tracks
         if rng.random() < 0.6 or spec.layout == "station":
@@ -891,7 +896,8 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
         if w_lo - 22 < wq < w_hi + 22 or abs(wq - edge_road) < 30:
             continue
         d = float(rng.uniform(3, 10))
-        objects.append(Box("tree", *at(u, wq), d, d, 0.0, float(rng.uniform(4, 14)), _jitter(rng, (60, 85, 45), 0.1), key=next(key)))
+        objects.append(Box("tree", *at(u, wq), d, d, 0.0, float(rng.uniform(4, 14)), _jitter(rng, (60, 85, 45), 0.1),
+                           key=next(key)))
     # catenary: portal gantries across the yard and cantilever masts
     if spec.masts:
         spacing = float(rng.uniform(50, 70))
@@ -912,7 +918,8 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
             um = u + spacing / 2
             for wm, sgn in ((w_lo - 1.5, 1), (w_hi + 1.5, -1)):
                 if rng.random() < 0.7:
-                    objects.append(Box("mast", *at(um, wm), 0.45, 0.45, heading(um), 8.0, (150, 150, 148), key=next(key)))
+                    objects.append(Box("mast", *at(um, wm), 0.45, 0.45, heading(um), 8.0, (150, 150, 148),
+                                       key=next(key)))
                     objects.append(Box("arm", *at(um, wm + sgn * 2.2), 4.4, 0.2, heading(um) + 90.0, 7.2,
                                        (140, 140, 140), overhead=True, key=next(key)))
             u += spacing
@@ -921,7 +928,8 @@ def _surroundings(spec, rng, frame: YardFrame, yard_w, ext, tracks) -> tuple[lis
         for _ in range(int(rng.poisson(2 * density))):
             u = float(rng.uniform(-ext * 0.8, ext * 0.8))
             wq = edge_other - side * float(rng.uniform(3, 8))
-            objects.append(Box("mast", *at(u, wq), 0.5, 0.5, 0.0, float(rng.uniform(15, 22)), (120, 120, 120), key=next(key)))
+            objects.append(Box("mast", *at(u, wq), 0.5, 0.5, 0.0, float(rng.uniform(15, 22)), (120, 120, 120),
+                               key=next(key)))
     return ground, objects
 
 

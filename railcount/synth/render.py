@@ -425,7 +425,7 @@ def _draw_box(cv: Canvas, box: Box, light: Lighting) -> None:
             t = math.radians(22.0)
             a = math.radians(box.angle_deg)
             sgn = np.sign(B)
-            nx_l, ny_l = 0.0, 1.0
+            ny_l = 1.0  # the roof's normal across its ridge (x component 0)
             nxm = -sgn * math.sin(t) * math.sin(a) * ny_l
             nym = sgn * math.sin(t) * math.cos(a) * ny_l
             ci = _surface_cosi(light, nxm, nym, np.full(A.shape, math.cos(t), np.float32))

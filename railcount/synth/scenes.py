@@ -227,7 +227,8 @@ def sun_position(when: _dt.datetime, lon: float, lat: float) -> tuple[float, flo
     phi = math.radians(lat)
     cz = math.sin(phi) * math.sin(decl) + math.cos(phi) * math.cos(decl) * math.cos(ha)
     el = 90 - math.degrees(math.acos(max(-1.0, min(1.0, cz))))
-    az = (math.degrees(math.atan2(math.sin(ha), math.cos(ha) * math.sin(phi) - math.tan(decl) * math.cos(phi))) + 180) % 360
+    az = (math.degrees(math.atan2(math.sin(ha), math.cos(ha) * math.sin(phi) - math.tan(decl) * math.cos(phi)))
+          + 180) % 360
     return az, el
 
 
@@ -242,7 +243,8 @@ def scene_lighting(spec: SceneSpec) -> tuple[Lighting, float, tuple[float, float
             from pyproj import Transformer
 
             x0, y0, x1, y1 = scene_bounds(spec)
-            lon, lat = Transformer.from_crs(spec.crs, "EPSG:4326", always_xy=True).transform((x0 + x1) / 2, (y0 + y1) / 2)
+            to_lonlat = Transformer.from_crs(spec.crs, "EPSG:4326", always_xy=True)
+            lon, lat = to_lonlat.transform((x0 + x1) / 2, (y0 + y1) / 2)
             saz, sel = sun_position(when, lon, lat)
             if sel > 5:
                 az0, el0 = saz, sel

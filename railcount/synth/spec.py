@@ -202,7 +202,7 @@ class SceneSpec:
         """Output raster shape ``(rows, cols)``."""
         return (max(1, int(round(self.height_m / self.gsd))), max(1, int(round(self.width_m / self.gsd))))
 
-    def replace(self, **changes: Any) -> "SceneSpec":
+    def replace(self, **changes: Any) -> SceneSpec:
         """Return a copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
