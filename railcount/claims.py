@@ -432,7 +432,7 @@ def _parse_clause(c: Mapping[str, Any], where: str, source_ids: set[str]) -> Cla
     for k in needs:
         if given[k] is None:
             raise ClaimError(f"{where}: kind {kind} needs {k}")
-        if given[k] < 0 or (k != "threshold" and given[k] == 0):  # type: ignore[operator]
+        if given[k] < 0 or (k != "threshold" and given[k] == 0):
             raise ClaimError(f"{where}: {k} must be positive, got {given[k]}")
     for k, v in given.items():
         if v is not None and k not in needs:
@@ -719,7 +719,7 @@ def _check_clause(claim: Claim, clause: Clause, obs: tuple[Observation, ...]) ->
             unsure = [(u, why) for u, vv, why in judged if vv == "inconclusive"]
             reason = f"{len(unsure)} of {n} count(s) in {_window(clause)}: " + "; ".join(
                 f"{u.describe()}: {why}" for u, why in unsure)
-    return verdict(v, _join(reason, _decorations(sel, window=clause.date is None)), sel.usable)  # type: ignore[arg-type]
+    return verdict(v, _join(reason, _decorations(sel, window=clause.date is None)), sel.usable)
 
 
 def _screen_site(site: Site, obs: tuple[Observation, ...]) -> _Screen:

@@ -36,7 +36,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from .geo import overlap_fraction
 from .priors import ESTIMATE_MAX_GSD, counting_mode
@@ -485,7 +485,7 @@ def _row_notes(o: Observation, ref: Observation | None) -> list[str]:
     return notes
 
 
-def table_to_csv(table: dict[str, Sequence[Any]]) -> str:
+def table_to_csv(table: Mapping[str, Sequence[Any]]) -> str:
     """Render a dict of equal-length columns as CSV text (header row first).
 
     ``None`` becomes an empty field. Write the text with

@@ -428,6 +428,7 @@ def run_demo(
         return demo
     demo = dataclasses.replace(demo, figure=out / FIGURE_NAME, report=out / REPORT_NAME)
     with io.atomic_outputs(demo.figure, demo.report) as (tmp_figure, tmp_report):
+        assert tmp_figure is not None and tmp_report is not None
         write_figure(tmp_figure, demo, rasters[0], rasters[1], dpi=dpi)
         io.write_json(tmp_report, demo.to_dict())
     return demo

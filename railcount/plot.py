@@ -61,15 +61,24 @@ class Count(Protocol):
     """What the plots need of a count: a :class:`~railcount.results.ScanResult`
     or a :class:`~railcount.compare.Observation` (e.g. a published count) will do."""
 
-    source: str
-    count: int
-    count_low: int
-    count_high: int
-    confidence: float
-    mode: str
-    gsd: float
-    date: _dt.date | None
-    simulated: bool
+    @property
+    def source(self) -> str: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def count_low(self) -> int: ...
+    @property
+    def count_high(self) -> int: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def gsd(self) -> float: ...
+    @property
+    def date(self) -> _dt.date | None: ...
+    @property
+    def simulated(self) -> bool: ...
 
 
 # --------------------------------------------------------------------------- figures
@@ -156,10 +165,11 @@ def _affine(transform: Any) -> tuple[float, float, float, float, float, float] |
     """Coefficients ``(a, b, c, d, e, f)`` of an affine.Affine or a 6-sequence in that order."""
     if transform is None:
         return None
-    coeffs = tuple(float(v) for v in tuple(transform)[:6])
+    coeffs = [float(v) for v in tuple(transform)[:6]]
     if len(coeffs) != 6:
         raise ValueError(f"transform must be an affine.Affine or (a, b, c, d, e, f), got {transform!r}")
-    return coeffs  # type: ignore[return-value]
+    a, b, c, d, e, f = coeffs
+    return a, b, c, d, e, f
 
 
 def _north_up(t: tuple[float, ...] | None) -> bool:
@@ -533,43 +543,41 @@ def plot_series(
     undated = [PurePath(o.source).name for o in counts if o.date is None]
     if undated:
         logger.warning("left out of the series plot, no date: %s", ", ".join(undated))
-    obs = sorted((o for o in counts if o.date is not None), key=lambda o: o.date)  # type: ignore[arg-type,return-value]
+    dated = [(o.date, o) for o in counts if o.date is not None]
+    dated.sort(key=lambda pair: pair[0])
+    obs = [o for _, o in dated]
     if not obs:
         what = f"none of the {len(counts)} counts has" if counts else "no count given has"
         raise InputError(f"a series plot needs dates: {what} an acquisition date; put the date in the "
                          "file name (e.g. yard_2023-10-05.tif) or in its ACQUISITION_DATE tag")
     simulated = any(o.simulated for o in obs)
 
-    styles = {"individual": dict(marker="o", mfc="tab:blue"),
-              "estimate": dict(marker="s", mfc="white")}
+    markers = {"individual": ("o", "tab:blue"), "estimate": ("s", "white")}
     for mode in sorted({o.mode for o in obs}):
-        sel = [o for o in obs if o.mode == mode]
-        x = [o.date for o in sel]
-        y = np.array([o.count for o in sel], float)
-        err = np.array([[o.count - o.count_low for o in sel], [o.count_high - o.count for o in sel]], float)
-        pct = f"{sel[0].confidence * 100:.0f}%"
+        sel = [(d, o) for d, o in dated if o.mode == mode]
+        x = np.array([mdates.date2num(d) for d, _ in sel], float)
+        y = np.array([o.count for _, o in sel], float)
+        err = np.array([[o.count - o.count_low for _, o in sel], [o.count_high - o.count for _, o in sel]], float)
+        pct = f"{sel[0][1].confidence * 100:.0f}%"
         label = f"count, {pct} interval" + (" (estimate)" if mode == "estimate" else "")
-        style = styles.get(mode, dict(marker="^", mfc="tab:blue"))
+        marker, face = markers.get(mode, ("^", "tab:blue"))
         ax.errorbar(x, y, yerr=err, ls="none", color="tab:blue", mec="tab:blue", ms=6, capsize=3,
-                    label=label, zorder=4, **style)
-        for o in sel:
-            ax.annotate(str(o.count), (mdates.date2num(o.date), o.count), textcoords="offset points",
+                    label=label, zorder=4, marker=marker, mfc=face)
+        for xi, (_, o) in zip(x, sel):
+            ax.annotate(str(o.count), (xi, o.count), textcoords="offset points",
                         xytext=(6, 0), ha="left", va="center", fontsize=8, color="tab:blue", zorder=5,
                         bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
 
-    dates: list[_dt.date] = [o.date for o in obs]  # type: ignore[misc]
-    ymax = max([o.count_high for o in obs], default=10)
+    dates: list[_dt.date] = [d for d, _ in dated]
+    ymax: float = max([o.count_high for o in obs], default=10)
     if claim is not None:
         dates += [e.date for e in claim.events]
         dates += [c.date for c in claim.clauses if c.date and c.kind != "increase"]
         ymax = max([ymax] + [_clause_top(c) for c in claim.clauses])
-    if dates:
-        lo, hi = min(dates), max(dates)
-        pad = max(_dt.timedelta(days=7), (hi - lo) * 0.06)
-        xlim = (lo - pad, hi + pad)
-        ax.set_xlim(*xlim)
-    else:
-        xlim = None
+    lo, hi = min(dates), max(dates)
+    pad = max(_dt.timedelta(days=7), (hi - lo) * 0.06)
+    xlim = (lo - pad, hi + pad)
+    ax.set_xlim(mdates.date2num(xlim[0]), mdates.date2num(xlim[1]))
     if claim is not None:
         _draw_claim(ax, claim, xlim)
 
@@ -591,33 +599,35 @@ def plot_series(
 
 
 def _clause_top(c: Any) -> float:
-    if c.kind == "at_most":
-        return c.limit
-    if c.kind == "more_than":
-        return c.threshold
-    if c.kind == "approximately":
-        return c.band[1]
+    if c.kind == "at_most" and c.limit is not None:
+        return float(c.limit)
+    if c.kind == "more_than" and c.threshold is not None:
+        return float(c.threshold)
+    if c.kind == "approximately" and c.band is not None:
+        return float(c.band[1])
     return 0.0
 
 
-def _draw_claim(ax: Axes, claim: Claim, xlim: tuple[_dt.date, _dt.date] | None) -> None:
+def _draw_claim(ax: Axes, claim: Claim, xlim: tuple[_dt.date, _dt.date]) -> None:
     import matplotlib.dates as mdates
 
     for c in claim.clauses:
-        if c.kind == "at_most":
+        if c.kind == "at_most" and c.threshold is not None and c.limit is not None:
             start, end = c.start or c.date, c.end or c.date
-            if xlim:
-                start, end = max(start, xlim[0]), min(end, xlim[1])
+            if start is None or end is None:
+                continue
+            start, end = max(start, xlim[0]), min(end, xlim[1])
             if start <= end:
-                ax.hlines(c.threshold, start, end, colors="tab:green", linestyles="-", lw=1.5,
+                x0, x1 = mdates.date2num(start), mdates.date2num(end)
+                ax.hlines(c.threshold, x0, x1, colors="tab:green", linestyles="-", lw=1.5,
                           label=f"{c.id}: at most {'about ' if c.tolerance else ''}{c.threshold:g}", zorder=2)
                 if c.limit != c.threshold:
-                    ax.fill_between([start, end], c.threshold, c.limit, color="tab:green", alpha=0.15,
+                    ax.fill_between([x0, x1], c.threshold, c.limit, color="tab:green", alpha=0.15,
                                     lw=0, label=f"… with {c.tolerance:.0%} slack (≤ {c.limit:g})", zorder=1)
-        elif c.kind == "more_than":
+        elif c.kind == "more_than" and c.threshold is not None:
             ax.axhline(c.threshold, color="tab:red", ls=":", lw=1.5,
                        label=f"{c.id}: more than {c.threshold:g} on {c.date}", zorder=2)
-        elif c.kind == "approximately":
+        elif c.kind == "approximately" and c.band is not None and c.value is not None and c.date is not None:
             # The band over the clause's date window: a count inside the box supports it.
             lo, hi = c.band
             tol = _dt.timedelta(days=max(c.date_tolerance_days, 1))
@@ -626,11 +636,10 @@ def _draw_claim(ax: Axes, claim: Claim, xlim: tuple[_dt.date, _dt.date] | None) 
                             label=f"{c.id}: about {c.value:g} (±{c.tolerance:.0%}), "
                                   f"{c.date} ±{c.date_tolerance_days} d")
             ax.hlines(c.value, x0, x1, colors="tab:orange", lw=1.5, zorder=2)
-    ymin, ymax = ax.get_ylim()
     for e in claim.events:
-        if xlim and not xlim[0] <= e.date <= xlim[1]:
+        if not xlim[0] <= e.date <= xlim[1]:
             continue
-        ax.axvline(e.date, color="0.35", ls="--" if e.approximate else "-", lw=1, zorder=1)
+        ax.axvline(float(mdates.date2num(e.date)), color="0.35", ls="--" if e.approximate else "-", lw=1, zorder=1)
         ax.annotate(("≈ " if e.approximate else "") + e.name, (mdates.date2num(e.date), 0.99),
                     xycoords=("data", "axes fraction"), rotation=90, ha="right", va="top",
                     fontsize=7.5, color="0.25", xytext=(-2, 0), textcoords="offset points")

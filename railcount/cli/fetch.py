@@ -24,7 +24,7 @@ def _area(site: str | None, bbox: tuple[float, ...] | None, sites_files: tuple[P
     return validate_bbox(bbox or (), what="--bbox", web_mercator=True)
 
 
-def _area_options(f):  # type: ignore[no-untyped-def]
+def _area_options(f):
     f = click.option("--sites", "sites_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
                      help=_SITES_HELP)(f)
     f = click.option("--bbox", nargs=4, type=float, default=None, metavar="W S E N",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -109,17 +110,16 @@ def simulate(out, n_cars, gsd, seed, layout_seed, width_m, height_m, n_tracks, l
     g = check_gsd(gsd)
     _check_folder(out)
     out = _tif_path(out)
-    types = None
+    options: dict[str, Any] = {}
     if car_types:
-        types = tuple(t.strip() for t in car_types.split(",") if t.strip())
+        options["car_types"] = tuple(t.strip() for t in car_types.split(",") if t.strip())
     try:
         spec = SceneSpec(
             gsd=g, n_cars=n_cars, seed=seed, layout_seed=layout_seed, width_m=width_m, height_m=height_m,
             n_tracks=n_tracks, layout=layout, crs=crs, origin=tuple(origin) if origin else None, date=date,
             sun_azimuth_deg=sun_azimuth, sun_elevation_deg=sun_elevation, haze=haze, noise=noise, blur=blur,
             jpeg_quality=jpeg_quality or None, misregistration_px=misregistration, ground=ground, gauge=gauge,
-            lookalikes=not no_lookalikes, masts=not no_masts,
-            **({"car_types": types} if types else {}),
+            lookalikes=not no_lookalikes, masts=not no_masts, **options,
         )
         scene = render_scene(spec)
     except ValueError as exc:

@@ -183,7 +183,8 @@ def session(*, max_bytes: int, max_redirects: int = 5, retries: Any = 0) -> Any:
     MissingExtraError
         If requests is not installed (``pip install 'railcount[fetch]'``).
     """
-    requests = _requests()
+    _requests()
+    from requests import Session
     from requests.adapters import HTTPAdapter
 
     class _CappedAdapter(HTTPAdapter):
@@ -206,11 +207,10 @@ def session(*, max_bytes: int, max_redirects: int = 5, retries: Any = 0) -> Any:
                                          f"{max_bytes} bytes")
             finally:
                 resp.close()
-            resp._content = bytes(buf)
-            resp._content_consumed = True
+            resp._content = bytes(buf)  # what resp.content returns: the body is read
             return resp
 
-    class _Session(requests.Session):  # type: ignore[misc, name-defined]
+    class _Session(Session):
         """Follows redirects to http(s) URLs only."""
 
         def get_redirect_target(self, resp: Any) -> str | None:

@@ -504,7 +504,7 @@ def fetch_xyz(
         "RAILCOUNT_BBOX": " ".join(f"{v:.7f}" for v in box),
         "RAILCOUNT_GROUND_GSD_M": f"{res * math.cos(math.radians(lat_c)):.4f}",
     }
-    if site is not None:
+    if site is not None and site.key:
         tags["RAILCOUNT_SITE"] = site.key
     path = write_geotiff(out, pixels, transform=transform, crs="EPSG:3857", tags=tags)
     logger.info("wrote %s: %d x %d px, %.3f m/px on the map, %s m/px on the ground", path, pixels.shape[2],

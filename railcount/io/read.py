@@ -250,6 +250,8 @@ class _Source:
         self.georeferenced = crs is not None and not transform.is_identity
         self.transform: Affine | None = transform if self.georeferenced else None
         self.crs: CRS | None = crs if self.georeferenced else None
+        #: ``(transform, crs)`` of a georeferenced source, else ``None``
+        self.georef: tuple[Affine, CRS] | None = (transform, crs) if crs is not None and self.georeferenced else None
         self.no_georef_reason = (
             "" if self.georeferenced else
             "it has ground control points but no geotransform; warp it first (gdalwarp)" if self.has_gcps else
@@ -300,20 +302,20 @@ class _Source:
         """The GSD in metres: the caller's, else from the georeference."""
         if given is not None:
             value = geo.validate_gsd(given, what="the GSD given")
-            if self.georeferenced:
+            if self.georef is not None:
                 try:
-                    own = geo.raster_gsd(self.transform, self.crs, (self.height, self.width))
+                    own = geo.raster_gsd(*self.georef, (self.height, self.width))
                 except GSDError:
                     return value
                 if abs(own / value - 1.0) > 0.05:
                     logger.warning("%s: the GSD given (%.4g m) overrides the georeference's %.4g m",
                                    self.name, value, own)
             return value
-        if not self.georeferenced:
+        if self.georef is None:
             raise GeoreferenceError(
                 f"{self.name} has no georeference ({self.no_georef_reason}): give its ground sample "
                 "distance in metres per pixel (--gsd, or gsd=)")
-        own = geo.raster_gsd(self.transform, self.crs, (self.height, self.width))
+        own = geo.raster_gsd(*self.georef, (self.height, self.width))
         try:
             return geo.validate_gsd(own)
         except GSDError:
@@ -339,10 +341,10 @@ class _Source:
         import shapely.geometry
 
         geom, is_polygon = geo.aoi_geometry(aoi)
-        if not self.georeferenced:
+        if self.georef is None:
             raise AOIError(f"{self.name} has no georeference, so a lon/lat AOI cannot be placed on it; "
                            "drop the AOI or use a georeferenced raster")
-        transform, crs = self.transform, self.crs
+        transform, crs = self.georef
         bounds = geo.bounds_lonlat(transform, crs, (self.height, self.width))
         where = ", ".join(f"{v:.6f}" for v in bounds)
         outside = AOIError(f"AOI lies outside {self.name}, which covers lon/lat {where} "
@@ -466,8 +468,8 @@ def _make_raster(src: _Source, meta: _Meta, window: Window, pixels: np.ndarray, 
     whole = (int(window.col_off), int(window.row_off), int(window.width), int(window.height)) == \
         (0, 0, src.width, src.height)
     transform = None
-    if src.georeferenced:
-        transform = geo.shift_affine(src.transform, int(window.col_off), int(window.row_off))
+    if src.georef is not None:
+        transform = geo.shift_affine(src.georef[0], int(window.col_off), int(window.row_off))
     return Raster(
         pixels=pixels, mask=mask, transform=transform, crs=src.crs, gsd=meta.gsd, date=meta.date,
         date_source=meta.date_source, source=src.name, tags=src.tags, simulated=meta.simulated,
@@ -600,8 +602,8 @@ def raster_info(
         if verify:
             src.verify()
         bounds = None
-        if src.georeferenced:
-            bounds = [round(v, 7) for v in geo.bounds_lonlat(src.transform, src.crs, (src.height, src.width))]
+        if src.georef is not None:
+            bounds = [round(v, 7) for v in geo.bounds_lonlat(*src.georef, (src.height, src.width))]
         nodata: Any = src.nodata
         if nodata is not None and isinstance(nodata, float) and math.isnan(nodata):
             nodata = "nan"

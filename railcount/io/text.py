@@ -277,20 +277,20 @@ def load_claim(source: str | os.PathLike[str] = DEFAULT_CLAIM) -> Claim:
     """
     path = Path(source)
     if path.is_file():
-        text: str | None = read_text(path, what="claim file", error=ClaimError)
+        text = read_text(path, what="claim file", error=ClaimError)
         origin = str(path)
     else:
         name = str(source)
-        text = None
+        bundled_text = None
         if not (os.sep in name or "/" in name or name.endswith(".toml")):
-            text = _data_text(f"{name}.toml")
-        if text is None:
+            bundled_text = _data_text(f"{name}.toml")
+        if bundled_text is None:
             bundled = ", ".join(bundled_claims()) or "none"
             raise ClaimError(
                 f"claim file {source} does not exist; give a path to a claim TOML file "
                 f"or the name of a bundled claim ({bundled})"
             )
-        origin = f"bundled:{name}"
+        text, origin = bundled_text, f"bundled:{name}"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -50,11 +50,11 @@ def atomic_outputs(*paths: str | os.PathLike[str] | None) -> Iterator[list[Path 
                 continue
             folder = t.parent if str(t.parent) else Path(".")
             try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{t.stem}.", suffix=f".part{t.suffix}", dir=folder)
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{t.stem}.", suffix=f".part{t.suffix}", dir=folder)
             except OSError as exc:
                 raise OutputError(f"cannot write {t}: {exc.strerror}; choose a writable location") from None
             os.close(fd)
-            temps.append(Path(tmp))
+            temps.append(Path(tmp_name))
         yield temps
         umask = os.umask(0)
         os.umask(umask)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..priors import CAR_TYPES, COUPLING_GAP_M, GAUGE_M, TRACK_SPACING_M
-from .spec import SceneSpec, TruthCar
+from .spec import XY, SceneSpec, TruthCar
 
 __all__ = ["YardFrame", "Track", "TrackLook", "Box", "PlacedCar", "Layout", "make_layout", "CapacityError"]
 
@@ -201,6 +201,13 @@ class Track:
     cross: tuple[float, float, float] | None = None
 
     @property
+    def laid_look(self) -> TrackLook:
+        """The look of a laid track: every track of a layout has one (:func:`make_layout`)."""
+        if self.look is None:
+            raise RuntimeError(f"track {self.track_id} has no look; make_layout gives every track one")
+        return self.look
+
+    @property
     def extent(self) -> tuple[float, float]:
         """``u`` range of the whole track, turnouts included."""
         a = self.u_start - (self.lead_in[1] if self.lead_in else 0.0)
@@ -364,12 +371,14 @@ _HEIGHTS = {t: CAR_TYPES[t].height_m for t in CAR_TYPES}
 def _jitter(rng: np.random.Generator, colour, amount: float) -> tuple[float, float, float]:
     c = np.asarray(colour, dtype=float)
     c = c * (1.0 + rng.normal(0, amount)) + rng.normal(0, amount * 60, 3)
-    return tuple(float(v) for v in np.clip(c, 8, 250))
+    r, g, b = (float(v) for v in np.clip(c, 8, 250))
+    return r, g, b
 
 
 def _car_look(rng: np.random.Generator, ctype: str, base, amount: float) -> tuple:
     colour = _jitter(rng, base, amount)
-    variant, load = "", _LOADS["empty"]
+    variant = ""
+    load: tuple[float, float, float] = _LOADS["empty"]
     if ctype == "gondola":
         variant = str(rng.choice(["coal", "ore", "scrap", "timber", "gravel", "empty"], p=[.3, .2, .15, .1, .1, .15]))
         load = _LOADS[variant]
@@ -437,7 +446,7 @@ def make_layout(spec: SceneSpec) -> Layout:
     half_diag = math.hypot(x1 - x0, y0 - y1) / 2
     ext = half_diag + 80.0
     # shift the yard across its axis a little so it is not always centred
-    yard_span = (spec.n_tracks - 1) * np.mean(TRACK_SPACING_M)
+    yard_span = (spec.n_tracks - 1) * float(np.mean(TRACK_SPACING_M))
     room = max(0.0, min(x1 - x0, y0 - y1) / 2 - yard_span / 2 - 30.0)
     shift = 0.0 if spec.layout == "station" else float(site.uniform(-0.4, 0.4) * room)
     frame = YardFrame(cx, cy, angle, spec.curvature * (1 if site.random() < 0.5 else -1))
@@ -600,8 +609,8 @@ def _station_tracks(spec, rng, style, palette, offsets, gauges, ext) -> list[Tra
     for t in tracks:
         if t.kind == "station":
             k = abs(t.track_id - main)
-            a = -span - 20.0 + k * (t.lead_in[1] + 5.0)
-            b = span + 20.0 - k * (t.lead_out[1] + 5.0)
+            a = -span - 20.0 + k * ((t.lead_in[1] if t.lead_in else 0.0) + 5.0)
+            b = span + 20.0 - k * ((t.lead_out[1] if t.lead_out else 0.0) + 5.0)
             t = dataclasses.replace(t, u_start=a, u_end=b)
         fixed.append(t)
     return fixed
@@ -648,18 +657,18 @@ def _crossovers(spec, rng, style, palette, frame: YardFrame, tracks: list[Track]
         slope = 1.0 / float(rng.uniform(*_CROSSOVER_RATIO))
         curve = float(rng.uniform(*_TURNOUT_RADIUS_M)) * slope
         length = abs(b.offset - a.offset) / slope + curve
-        ivs = [_visible_interval(frame, t, bounds, 5.0) for t in (a, b)]
-        if None in ivs:
+        iv_a, iv_b = (_visible_interval(frame, t, bounds, 5.0) for t in (a, b))
+        if iv_a is None or iv_b is None:
             continue
-        lo = max(iv[0] for iv in ivs) + c
-        hi = min(iv[1] for iv in ivs) - c - length
+        lo = max(iv_a[0], iv_b[0]) + c
+        hi = min(iv_a[1], iv_b[1]) - c - length
         if hi <= lo:
             continue
         u0 = float(rng.uniform(lo, hi))
         u1 = u0 + length
         if any(p < u1 + c and q > u0 - c for t in (a, b) for p, q in busy.get(t.offset, [])):
             continue
-        look = dataclasses.replace(_track_look(style, palette, "crossover"), ballast=a.look.ballast)
+        look = dataclasses.replace(_track_look(style, palette, "crossover"), ballast=a.laid_look.ballast)
         gauge = b.gauge if a.gauge == "dual" else a.gauge
         out.append(Track(len(tracks) + len(out), a.offset, u0, u1, None, None, gauge, "crossover", look,
                          (b.offset, slope, curve)))
@@ -670,9 +679,15 @@ def _crossovers(spec, rng, style, palette, frame: YardFrame, tracks: list[Track]
     return out
 
 
+def _four(corners: np.ndarray) -> tuple[XY, XY, XY, XY]:
+    """The four corners of a car's outline as a tuple of ``(x, y)`` floats."""
+    a, b, c, d = ((float(p[0]), float(p[1])) for p in corners)
+    return a, b, c, d
+
+
 def _cut(intervals: list[list[float]], lo: float, hi: float, shortest: float) -> list[list[float]]:
     """``intervals`` without ``[lo, hi]``, dropping pieces shorter than ``shortest``."""
-    out = []
+    out: list[list[float]] = []
     for a, b in intervals:
         pieces = [(a, min(b, lo)), (max(a, hi), b)] if lo < b and hi > a else [(a, b)]
         out.extend([p, q] for p, q in pieces if q - p > shortest)
@@ -710,9 +725,10 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
         # keep the half-length of the car off the image edge: cars are placed by body extent
         ivs = [[s0 + margin, s1 - margin]]
         # no car stands on a crossover's turnouts (nor beside its diagonal)
-        for x in crossings:
-            if t.offset in (x.offset, x.cross[0]):
-                ivs = _cut(ivs, float(frame.arclength(x.u_start)) - 2.0, float(frame.arclength(x.u_end)) + 2.0, 12.0)
+        for xo in crossings:
+            if xo.cross is not None and t.offset in (xo.offset, xo.cross[0]):
+                ivs = _cut(ivs, float(frame.arclength(xo.u_start)) - 2.0, float(frame.arclength(xo.u_end)) + 2.0,
+                           12.0)
         ivs = [iv for iv in ivs if iv[1] - iv[0] > 12.0]
         if ivs:
             free[t.track_id] = ivs
@@ -780,7 +796,7 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
         occupied_tracks.add(tid)
         track = tracks[tid]
         if rng.random() < 0.12:  # dusty cars the colour of the ballast they stand on (low contrast)
-            base = {t: _jitter(rng, track.look.ballast, 0.04) for t in CAR_TYPES}
+            base = {t: _jitter(rng, track.laid_look.ballast, 0.04) for t in CAR_TYPES}
         flip = rng.random() < 0.5
         s = start
         order = list(range(k)) if not flip else list(range(k))[::-1]
@@ -796,7 +812,7 @@ def _place_cars(spec, rng, frame: YardFrame, tracks: list[Track], bounds) -> lis
             colour, load, variant = _car_look(rng, ctype, base[ctype], jit)
             truth = TruthCar(
                 centre_xy=(float(x), float(y)), length_m=float(L), width_m=float(W), angle_deg=_norm_angle(ang),
-                car_type=ctype, track_id=tid, corners_xy=tuple((float(p[0]), float(p[1])) for p in corners),
+                car_type=ctype, track_id=tid, corners_xy=_four(corners),
                 height_m=_HEIGHTS[ctype], consist_id=consist_id, variant=variant,
             )
             placed.append(PlacedCar(truth, colour, load, variant, int(rng.integers(1 << 30)),

@@ -43,7 +43,7 @@ def hash_u64(seed: int, *keys: np.ndarray | int) -> np.ndarray:
     ndarray of uint64
     """
     with np.errstate(over="ignore"):
-        h = _mix(np.uint64(seed & 0xFFFFFFFFFFFFFFFF) + _GOLDEN)
+        h = _mix(np.asarray(np.uint64(seed & 0xFFFFFFFFFFFFFFFF) + _GOLDEN))
         for k in keys:
             kk = np.asarray(k, dtype=np.int64).view(np.uint64)
             h = _mix(h ^ (kk + _GOLDEN + (h << np.uint64(6)) + (h >> np.uint64(2))))

@@ -62,6 +62,15 @@ class Canvas:
         self.cosi: np.ndarray | None = None  # set by render_window
         self.overhead_shadow = np.zeros((nr, nc), dtype=np.float32)
         self.weed_noise: np.ndarray | None = None  # set by the first weedy or dirty track
+        # the yard frame's (u, w) coordinates of the pixels, while the floor and the tracks are drawn
+        self.frame_uw: tuple[np.ndarray, np.ndarray] | None = None
+
+    def irradiance(self) -> np.ndarray:
+        """The surface irradiance factor (set by :func:`render_window` before anything raised is drawn)."""
+        if self.cosi is None:
+            raise RuntimeError("the canvas has no irradiance yet; render_window sets it first")
+        return self.cosi
+
 
     def window(self, xmin: float, xmax: float, ymin: float, ymax: float, pad: float = 0.0):
         """Slices and centre coordinates of the canvas pixels inside a map bbox (or None)."""
@@ -157,7 +166,7 @@ def _draw_ground(cv: Canvas, layout: Layout) -> None:
         ftex = (0.93 + 0.1 * n3 + 0.08 * g)[None]
     yard = floor * ftex * (1 - 0.6 * weeds[None]) + grass * (0.6 * weeds[None]) * ftex
     cv.albedo += (yard - cv.albedo) * inside[None]
-    cv._U, cv._W = U, W  # reused by the track drawer
+    cv.frame_uw = (U, W)  # reused by the track drawer
 
 
 def _draw_flat(cv: Canvas, box: Box) -> None:
@@ -223,9 +232,11 @@ class _TrackPixels:
 
 def _track_pixels(cv: Canvas, layout: Layout, track: Track) -> _TrackPixels | None:
     """The canvas pixels within reach of the track's ballast bed (``None`` if there are none)."""
-    U, W = cv._U, cv._W
+    if cv.frame_uw is None:
+        raise RuntimeError("tracks are drawn after the yard floor, which sets the frame coordinates")
+    U, W = cv.frame_uw
     a, b = track.extent
-    look = track.look
+    look = track.laid_look
     reach = look.bed_half_m + look.bed_edge_m / 2 + 0.3
     lanes = [track.offset] + [lead[0] for lead in (track.lead_in, track.lead_out) if lead]
     if track.cross:
@@ -259,7 +270,7 @@ def _weed_noise(cv: Canvas) -> np.ndarray:
 
 def _draw_bed(cv: Canvas, tp: _TrackPixels) -> None:
     """The ballast bed: stones, a ragged shoulder, weeds and dirt."""
-    look = tp.track.look
+    look = tp.track.laid_look
     d = tp.d
     ad = np.abs(d)
     stone = nz.uniform(cv.seed + 302, np.floor(tp.s / _STONE_M).astype(np.int64),
@@ -283,7 +294,7 @@ def _draw_bed(cv: Canvas, tp: _TrackPixels) -> None:
 
 def _draw_sleepers(cv: Canvas, tp: _TrackPixels) -> None:
     """Sleepers square to the track, partly buried in ballast."""
-    track, look, f = tp.track, tp.track.look, cv.f
+    track, look, f = tp.track, tp.track.laid_look, cv.f
     half = (2.6 if track.gauge == "1435" else 2.75) / 2
     m = np.abs(tp.d) < half + f
     d, s = tp.d[m], tp.s[m]
@@ -320,7 +331,7 @@ def _draw_rails(cv: Canvas, tp: _TrackPixels, light: Lighting) -> None:
     cot(elevation)`` times the sun's component across the track wide; it is
     drawn into the albedo as the ambient share of the light.
     """
-    track, look, f = tp.track, tp.track.look, cv.f
+    track, look, f = tp.track, tp.track.laid_look, cv.f
     if track.gauge == "dual":
         rails = [-0.796, 0.796, -0.596, 0.911]
     else:
@@ -470,7 +481,7 @@ def _draw_overhead(cv: Canvas, box: Box, light: Lighting, shadow_pass: bool) -> 
         np.maximum(o, (0.9 * np.clip(1.4 * dens, 0, 1)).astype(np.float32), out=o)
     else:
         _blend(cv.albedo[:, rs, cs], np.asarray(box.colour, np.float32), (0.9 * dens).astype(np.float32))
-        ci = cv.cosi[rs, cs]
+        ci = cv.irradiance()[rs, cs]
         ci += (light.sun_vec[2] - ci) * dens.astype(np.float32)
         o = cv.overhead_shadow[rs, cs]
         o *= (1 - dens).astype(np.float32)
@@ -483,7 +494,7 @@ def _put(cv: Canvas, rs, cs, col, cov, z, ci) -> None:
     zz = cv.z[rs, cs]
     zval = np.broadcast_to(np.asarray(z, np.float32), cov.shape)
     np.copyto(zz, np.maximum(zz, zval), where=cov >= 0.5)
-    cc = cv.cosi[rs, cs]
+    cc = cv.irradiance()[rs, cs]
     cc += (np.broadcast_to(np.asarray(ci, np.float32), cov.shape) - cc) * cov
 
 
@@ -698,7 +709,7 @@ def render_window(
     for box in ground_boxes:
         if box.kind == "platform":
             _draw_flat(cv, box)
-    del cv._U, cv._W
+    cv.frame_uw = None
     for box in _buffer_stops(layout):
         _draw_box(cv, box, light)
     for box in objects:

@@ -8,12 +8,12 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
 from ..priors import CAR_TYPES
-from .spec import GROUNDS, SceneSpec
+from .spec import GROUNDS, Gauge, Ground, LayoutKind, SceneSpec
 
 __all__ = [
     "benchmark_specs",
@@ -80,7 +80,7 @@ def benchmark_specs() -> list[SceneSpec]:
         rows.append((f"density{n}", dict(gsd=0.5, n_cars=n)))
     for g in (0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0):
         rows.append((f"gsd{g:g}", dict(gsd=g, n_cars=60)))
-    cond = [
+    cond: list[tuple[str, dict[str, Any]]] = [
         ("hazy", dict(haze=0.3)),
         ("noisy", dict(noise=8.0)),
         ("blurred", dict(blur=1.3)),
@@ -96,7 +96,8 @@ def benchmark_specs() -> list[SceneSpec]:
         ("soil", dict(ground="soil")),
         ("vegetated", dict(ground="vegetated")),
         ("dualgauge", dict(gauge="dual")),
-    ] + [(f"only_{t}", dict(car_types=(t,))) for t in _WAGONS]
+    ]
+    cond += [(f"only_{t}", dict(car_types=(t,))) for t in _WAGONS]
     for i, (label, kw) in enumerate(cond):
         rows.append((label, dict(gsd=(0.3 if i % 2 else 0.5), n_cars=70, **kw)))
     for g in (0.3, 0.5, 1.0, 3.0):
@@ -158,12 +159,13 @@ def training_specs(n: int, seed0: int = 20000) -> list[SceneSpec]:
             types = tuple(sorted(str(t) for t in rng.choice(list(CAR_TYPES), size=k, replace=False)))
         density = float(rng.uniform(0.0, 3.0))
         spec = SceneSpec(
-            gsd=round(gsd, 3), width_m=side, height_m=side, n_cars=n_cars, seed=seed, layout=layout,
+            gsd=round(gsd, 3), width_m=side, height_m=side, n_cars=n_cars, seed=seed,
+            layout=cast(LayoutKind, layout),
             n_tracks=(int(rng.integers(3, 9)) if layout == "station" else _tracks_for(n_cars, side)),
             curvature=0.0 if rng.random() < 0.25 else float(rng.uniform(0.0, 1 / 400)),
             car_types=types,
-            gauge=str(rng.choice(["mixed", "1435", "1520", "dual"], p=[0.6, 0.15, 0.15, 0.1])),
-            ground=str(rng.choice(GROUNDS, p=[0.3, 0.2, 0.2, 0.3])),
+            gauge=cast(Gauge, str(rng.choice(["mixed", "1435", "1520", "dual"], p=[0.6, 0.15, 0.15, 0.1]))),
+            ground=cast(Ground, str(rng.choice(GROUNDS, p=[0.3, 0.2, 0.2, 0.3]))),
             sun_azimuth_deg=float(rng.uniform(0.0, 360.0)), sun_elevation_deg=float(rng.uniform(15.0, 75.0)),
             haze=float(rng.uniform(0.0, 0.3)), noise=float(rng.uniform(1.0, 8.0)), blur=float(rng.uniform(0.3, 1.3)),
             jpeg_quality=None if rng.random() < 0.25 else int(rng.integers(40, 96)),

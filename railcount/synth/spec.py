@@ -5,19 +5,26 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..geo import validate_gsd
 from ..priors import CAR_TYPES
 
-__all__ = ["SceneSpec", "TruthCar", "MIN_SIM_GSD", "MAX_SIM_GSD", "GROUNDS", "check_gsd"]
+__all__ = ["SceneSpec", "TruthCar", "MIN_SIM_GSD", "MAX_SIM_GSD", "GROUNDS", "Ground", "Gauge", "LayoutKind", "XY",
+           "check_gsd"]
 
 #: Finest and coarsest GSD the simulator renders (metres per pixel).
 MIN_SIM_GSD = 0.1
 MAX_SIM_GSD = 3.0
 
-#: Kinds of yard floor the simulator draws (``SceneSpec.ground``).
-GROUNDS = ("gravel", "soil", "vegetated", "ballast")
+#: A kind of yard floor (``SceneSpec.ground``).
+Ground = Literal["gravel", "soil", "vegetated", "ballast"]
+#: Kinds of yard floor the simulator draws.
+GROUNDS: tuple[Ground, ...] = get_args(Ground)
+#: A kind of site (``SceneSpec.layout``).
+LayoutKind = Literal["yard", "station"]
+#: Track gauges of a scene (``SceneSpec.gauge``).
+Gauge = Literal["mixed", "1435", "1520", "dual"]
 
 XY = tuple[float, float]
 
@@ -133,10 +140,10 @@ class SceneSpec:
     n_tracks: int = 8
     curvature: float = 1.0 / 2500.0
     yard_angle_deg: float | None = None
-    layout: Literal["yard", "station"] = "yard"
+    layout: LayoutKind = "yard"
     crossovers: int | None = None
     car_types: tuple[str, ...] = tuple(CAR_TYPES)
-    gauge: Literal["mixed", "1435", "1520", "dual"] = "mixed"
+    gauge: Gauge = "mixed"
     sun_azimuth_deg: float | None = None
     sun_elevation_deg: float | None = None
     haze: float = 0.06
@@ -148,7 +155,7 @@ class SceneSpec:
     lookalikes: bool = True
     lookalike_density: float = 1.0
     masts: bool = True
-    ground: Literal["gravel", "soil", "vegetated", "ballast"] = "gravel"
+    ground: Ground = "gravel"
     crs: str = "EPSG:32652"
     origin: XY | None = None
     date: str | None = None
