@@ -1,13 +1,22 @@
 # Developer tasks. The README's two commands need none of these.
 PY ?= .venv/bin/python
 
-.PHONY: install test train samples scenes bench bench-accuracy bench-speed figures
+.PHONY: install test test-fast lint train samples scenes bench bench-accuracy bench-speed figures
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'
 
 test:
 	$(PY) -m pytest
+
+# The tests that take a few seconds at most (the slow ones are marked slow).
+test-fast:
+	$(PY) -m pytest -m "not slow"
+
+# The linter and the type checker, as CI runs them.
+lint:
+	.venv/bin/ruff check railcount tests
+	.venv/bin/mypy
 
 # Retrain the detector's pixel models, splitting parameters and count calibration
 # on simulated scenes (writes railcount/data/*.npz, split_params.json, calibration.json).

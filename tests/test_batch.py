@@ -123,6 +123,7 @@ def test_output_paths():
 # --------------------------------------------------------------------------- a local batch
 
 
+@pytest.mark.slow
 def test_corrupt_tile_fails_alone(local_run, direct):
     report, out = local_run
     assert [r["tile"] for r in report.rows] == ORDER  # manifest order
@@ -142,6 +143,7 @@ def test_corrupt_tile_fails_alone(local_run, direct):
     assert report.rows[2]["date"] == "2023-06-02"  # from the manifest
 
 
+@pytest.mark.slow
 def test_tiles_csv(local_run):
     report, out = local_run
     rows = rb.read_tiles_csv(out)
@@ -154,6 +156,7 @@ def test_tiles_csv(local_run):
     assert rows[0]["site"] == "north" and rows[3]["site"] == "" and rows[0]["simulated"] == "false"
 
 
+@pytest.mark.slow
 def test_geoparquet(local_run, direct):
     import pyarrow.parquet as pq
     import shapely
@@ -188,6 +191,7 @@ def test_geoparquet(local_run, direct):
 # --------------------------------------------------------------------------- resumption
 
 
+@pytest.mark.slow
 def test_resume_skips_done_and_retries_failed(tmp_path):
     manifest = _make_set(tmp_path)
     out = tmp_path / "res.geojson"
@@ -228,6 +232,7 @@ def crash_on_corrupt(task, *, window_px=None):
     return {"status": "ok", "error": None, "summary": {"tile": task.name}, "features": []}
 
 
+@pytest.mark.slow
 def test_dead_worker_costs_only_its_tile(tmp_path):
     tasks = [rb.Task(tile=str(tmp_path / n)) for n in ("a.tif", "corrupt.tif", "b.tif", "c.tif", "d.tif")]
     parts = {}
@@ -252,6 +257,7 @@ def cluster():
         lc.close()
 
 
+@pytest.mark.slow
 def test_dask_equals_local(cluster, local_run, tileset):
     import pyarrow.parquet as pq
 
@@ -276,6 +282,7 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_batch(tmp_path, tileset, local_run):
     # resume from the local run's parts: only the corrupt tile is tried again
     report, out = local_run
@@ -363,6 +370,7 @@ def test_workers_are_capped_at_the_cpus_available(monkeypatch):
     assert n == 2 and note.startswith("--workers 64 capped at 2, the number of CPUs available")
 
 
+@pytest.mark.slow
 def test_batch_with_more_workers_than_cpus_says_so(tmp_path, tileset, local_run, monkeypatch):
     from railcount import workers
 

@@ -515,7 +515,8 @@ def test_iter_windows_cover_the_raster_with_overlap(make_raster):
 
 
 @pytest.mark.parametrize("length,size,overlap", [
-    (300, 128, 32), (16384, 2048, 160), (16384, 4096, 160), (2049, 2048, 160), (5000, 1000, 999),
+    (300, 128, 32), (16384, 2048, 160), (16384, 4096, 160), (2049, 2048, 160),
+    pytest.param(5000, 1000, 999, marks=pytest.mark.slow),  # about 4000 windows a side
     (4097, 2048, 0), (333, 17, 16), (10_000, 256, 1),
 ])
 def test_tile_windows_cover_with_the_overlap_and_no_more_windows_than_needed(length, size, overlap):

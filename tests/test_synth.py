@@ -184,6 +184,7 @@ def test_bad_gsd_is_rejected(gsd):
 
 
 # --------------------------------------------------------------------------- determinism
+@pytest.mark.slow
 def test_same_spec_same_pixels_and_tiling_does_not_matter():
     spec = SceneSpec(gsd=0.6, width_m=120, height_m=90, n_cars=12, seed=11)
     a = render_scene(spec)
@@ -526,6 +527,7 @@ def test_crossovers_that_do_not_fit_are_left_out(caplog):
         SceneSpec(crossovers=-1)
 
 
+@pytest.mark.slow
 def test_crossovers_are_drawn_where_their_truth_is():
     """The pixels a crossover changes lie along its centreline (within its ballast bed)."""
     spec = SceneSpec(gsd=0.5, width_m=200, height_m=200, n_cars=0, seed=4, n_tracks=6, crossovers=1,
@@ -597,6 +599,7 @@ def test_tracks_geojson_is_rfc7946(tmp_path):
     assert write_scene(scene, tmp_path / "y.tif")[1].name == "y.truth.geojson"
 
 
+@pytest.mark.slow
 def test_same_spec_same_pixels_with_the_new_looks():
     spec = SceneSpec(gsd=0.4, width_m=100, height_m=80, n_cars=10, seed=13, n_tracks=6, ground="ballast",
                      crossovers=1)
@@ -625,6 +628,7 @@ def test_unit_trains_and_ballast_coloured_cars():
     assert matching >= 2
 
 
+@pytest.mark.slow
 def test_mast_shadows_fall_on_cars():
     spec = SceneSpec(gsd=0.5, width_m=150, height_m=150, n_cars=40, seed=21, n_tracks=12, sun_azimuth_deg=200,
                      sun_elevation_deg=25, lookalikes=False, **CLEAN)
@@ -644,6 +648,7 @@ def test_mast_shadows_fall_on_cars():
 
 
 # --------------------------------------------------------------------------- training set
+@pytest.mark.slow
 def test_training_specs_are_varied_and_fit():
     from railcount.synth import training_specs
 
