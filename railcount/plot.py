@@ -301,6 +301,19 @@ def _draw_tracks(ax: Axes, tracks: Sequence[Any], t: tuple[float, ...] | None,
     return handles
 
 
+def _finish(ax: Axes, handles: list[Any], units_per_m: float, width_units: float, *, simulated: bool,
+            title: str) -> None:
+    """Legend (when there are handles), scale bar (when ``units_per_m`` is finite), SIMULATED badge, title."""
+    if handles:
+        leg = ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.85)
+        leg.set_zorder(10)
+    if math.isfinite(units_per_m):
+        _scale_bar(ax, units_per_m, width_units)
+    if simulated:
+        _simulated_badge(ax)
+    ax.set_title(title, fontsize=10)
+
+
 def plot_detections(
     image: Any,
     result: ScanResult,
@@ -391,14 +404,8 @@ def plot_detections(
     if polys["occupied"]:
         handles.append(Line2D([], [], color=OCCUPIED_COLOR, lw=1.5, ls="--",
                               label=f"occupied track (≈{n_est:.0f} cars)"))
-    if legend and handles:
-        leg = ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.85)
-        leg.set_zorder(10)
-    if scale_bar and math.isfinite(units_per_m):
-        _scale_bar(ax, units_per_m, width_units)
-    if result.simulated:
-        _simulated_badge(ax)
-    ax.set_title(title if title is not None else result_title(result), fontsize=10)
+    _finish(ax, handles if legend else [], units_per_m if scale_bar else math.nan, width_units,
+            simulated=result.simulated, title=title if title is not None else result_title(result))
     return ax
 
 
@@ -425,17 +432,11 @@ def plot_tracks(
     ax = _axes(ax)
     t, units_per_m, width_units = _show_image(ax, image, result, transform, pixel_offset, max_display_px)
     handles = _draw_tracks(ax, result.tracks, t, pixel_offset)
-    if handles:
-        leg = ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.85)
-        leg.set_zorder(10)
-    if scale_bar and math.isfinite(units_per_m):
-        _scale_bar(ax, units_per_m, width_units)
-    if result.simulated:
-        _simulated_badge(ax)
     if title is None:
         title = (f"{'SIMULATED — ' if result.simulated else ''}{len(result.tracks)} tracks, "
                  f"{result.length_m:,.0f} m · {result.gsd:.2f} m GSD")
-    ax.set_title(title, fontsize=10)
+    _finish(ax, handles, units_per_m if scale_bar else math.nan, width_units, simulated=result.simulated,
+            title=title)
     return ax
 
 

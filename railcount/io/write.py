@@ -109,9 +109,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     OutputError
         If the file cannot be written.
     """
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
+    return write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1) -> Path:

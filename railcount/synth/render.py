@@ -169,13 +169,22 @@ def _draw_ground(cv: Canvas, layout: Layout) -> None:
     cv.frame_uw = (U, W)  # reused by the track drawer
 
 
-def _draw_flat(cv: Canvas, box: Box) -> None:
+def _box_pixels(cv: Canvas, box: Box) -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
+    """The canvas slices under a box and the pixels' coordinates along and across it (or None)."""
     c = box.corners()
     win = cv.window(c[:, 0].min(), c[:, 0].max(), c[:, 1].min(), c[:, 1].max(), pad=cv.f)
     if win is None:
-        return
+        return None
     rs, cs, xs, ys = win
     A, B = _local(xs, ys, box.cx, box.cy, box.angle_deg)
+    return rs, cs, A, B
+
+
+def _draw_flat(cv: Canvas, box: Box) -> None:
+    px = _box_pixels(cv, box)
+    if px is None:
+        return
+    rs, cs, A, B = px
     cov = _edge(box.length / 2, A, cv.f) * _edge(box.width / 2, B, cv.f)
     if not cov.any():
         return
@@ -390,12 +399,10 @@ def _surface_cosi(light: Lighting, nx: np.ndarray, ny: np.ndarray, nzc: np.ndarr
 
 
 def _draw_box(cv: Canvas, box: Box, light: Lighting) -> None:
-    c = box.corners()
-    win = cv.window(c[:, 0].min(), c[:, 0].max(), c[:, 1].min(), c[:, 1].max(), pad=cv.f)
-    if win is None:
+    px = _box_pixels(cv, box)
+    if px is None:
         return
-    rs, cs, xs, ys = win
-    A, B = _local(xs, ys, box.cx, box.cy, box.angle_deg)
+    rs, cs, A, B = px
     f = cv.f
     if box.kind == "tree":
         R = box.length / 2

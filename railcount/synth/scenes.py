@@ -130,22 +130,11 @@ class Scene:
                     "simulated": True,
                 },
             })
-        return {
-            "type": "FeatureCollection",
-            "simulated": True,
-            "railcount": {
-                "simulated": True,
-                "note": "SIMULATED truth of a SIMULATED scene (railcount.synth); not an observation",
-                "name": self.tags.get("RAILCOUNT_SCENE", ""),
-                "count": len(self.cars),
-                "gsd": self.gsd,
-                "crs": self.crs,
-                "date": self.tags.get("ACQUISITION_DATE"),
-                "counts_by_type": {t: sum(c.car_type == t for c in self.cars) for t in CAR_TYPES
-                                   if any(c.car_type == t for c in self.cars)},
-            },
-            "features": feats,
-        }
+        return self._collection(feats, "SIMULATED truth", {
+            "date": self.tags.get("ACQUISITION_DATE"),
+            "counts_by_type": {t: sum(c.car_type == t for c in self.cars) for t in CAR_TYPES
+                               if any(c.car_type == t for c in self.cars)},
+        })
 
     def tracks_geojson(self) -> dict[str, Any]:
         """The track truth as an RFC 7946 FeatureCollection in lon/lat, one LineString per track.
@@ -182,16 +171,22 @@ class Scene:
                     "simulated": True,
                 },
             })
+        return self._collection(feats, "SIMULATED track truth")
+
+    def _collection(self, feats: list[dict[str, Any]], what: str,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A truth FeatureCollection marked SIMULATED, with a ``railcount`` member describing the scene."""
         return {
             "type": "FeatureCollection",
             "simulated": True,
             "railcount": {
                 "simulated": True,
-                "note": "SIMULATED track truth of a SIMULATED scene (railcount.synth); not an observation",
+                "note": f"{what} of a SIMULATED scene (railcount.synth); not an observation",
                 "name": self.tags.get("RAILCOUNT_SCENE", ""),
                 "count": len(feats),
                 "gsd": self.gsd,
                 "crs": self.crs,
+                **(extra or {}),
             },
             "features": feats,
         }
