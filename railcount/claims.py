@@ -3,7 +3,7 @@
 A claim is a small TOML file: the site (name, position, bounding box), the
 sources that made the claim, dated events, and the claim's *clauses*, each a
 testable statement about railcar counts. :func:`parse_claim` builds one from
-its parsed TOML (:func:`railcount.io.load_claim` reads a file, or a claim
+its parsed TOML (:func:`railcount.catalog.load_claim` reads a file, or a claim
 bundled with railcount by name, such as ``"tumangang_2023"``);
 :func:`check_claim` tests every clause against counts of the site and returns,
 per clause, ``supported``, ``contradicted`` or ``inconclusive`` with the
@@ -297,7 +297,7 @@ def parse_claim(data: Mapping[str, Any], *, origin: str = "<claim>",
                 sites: Mapping[str, Site] | None = None) -> Claim:
     """Build a :class:`Claim` from the parsed TOML of a claim file.
 
-    Claim files are read by :func:`railcount.io.load_claim`, which calls this.
+    Claim files are read by :func:`railcount.catalog.load_claim`, which calls this.
 
     Parameters
     ----------
@@ -306,7 +306,7 @@ def parse_claim(data: Mapping[str, Any], *, origin: str = "<claim>",
     origin : str
         Where it came from, for error messages.
     sites : mapping of str to Site, optional
-        Named sites (e.g. :func:`railcount.io.load_sites`) where a
+        Named sites (e.g. :func:`railcount.catalog.load_sites`) where a
         ``site.key`` without a ``site.bbox`` finds its extent.
 
     Raises
@@ -625,7 +625,7 @@ def check_claim(claim: Claim, counts: Iterable[ScanResult | Observation]) -> Cla
     Parameters
     ----------
     claim : Claim
-        E.g. from :func:`railcount.io.load_claim`.
+        E.g. from :func:`railcount.catalog.load_claim`.
     counts : iterable of ScanResult or Observation
         Counts of the site on any dates; each clause picks the ones its dates
         call for.
@@ -644,7 +644,7 @@ def check_claim(claim: Claim, counts: Iterable[ScanResult | Observation]) -> Cla
     Examples
     --------
     >>> from railcount.compare import Observation
-    >>> from railcount.io import load_claim
+    >>> from railcount.catalog import load_claim
     >>> import datetime as dt
     >>> claim = load_claim("tumangang_2023")
     >>> after = Observation("after.tif", 74, 72, 77, gsd=0.5, date=dt.date(2023, 10, 5))

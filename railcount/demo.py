@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .catalog import load_claim
 from .claims import ClaimCheck, check_claim
 from .compare import Comparison, compare
 from .errors import InputError, TileNotFoundError
@@ -405,7 +406,7 @@ def run_demo(
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and not out.is_dir():
         raise OutputError(f"cannot write into {out}: the folder does not exist; create it first")
-    the_claim = io.load_claim(claim)
+    the_claim = load_claim(claim)
 
     rasters, results, truths = [], [], []
     for tile in (tiles.before, tiles.after):

@@ -9,7 +9,7 @@ same format, named by the ``--sites FILE`` option of the command line or by the
 ``RAILCOUNT_SITES`` environment variable (several files joined with
 :data:`os.pathsep`). Later files win: built-ins, then ``RAILCOUNT_SITES``,
 then ``--sites``. This module parses such text (:func:`parse_sites`); the
-files are read by :func:`railcount.io.load_sites`.
+files are read by :func:`railcount.catalog.load_sites`.
 
 File format::
 

@@ -18,7 +18,7 @@ from railcount.claims import (
 )
 from railcount.compare import Observation
 from railcount.errors import ClaimError, RailcountError
-from railcount.io import bundled_claims, load_claim
+from railcount.catalog import bundled_claims, load_claim
 from railcount.results import ScanResult
 
 D = dt.date

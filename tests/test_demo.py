@@ -20,7 +20,7 @@ from railcount.demo import (
     truth_centres,
 )
 from railcount.errors import OutputError, TileNotFoundError
-from railcount.io import load_claim
+from railcount.catalog import load_claim
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAUSES = [c.id for c in load_claim("tumangang_2023").clauses]

@@ -54,6 +54,17 @@ def test_readme_examples_are_what_the_tool_prints(args, shown, monkeypatch):
         assert len(lines) == len(printed), "the README leaves out lines without saying so (...)"
 
 
+@pytest.mark.slow
+def test_the_python_example_runs(monkeypatch, capsys):
+    block = re.search(r"From Python:\n\n```python\n(.*?)```", README, re.S)
+    assert block is not None
+    monkeypatch.chdir(ROOT)
+    exec(compile(block.group(1), "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"\d+ \(\d+, \d+\)", out[0])  # the count and its interval
+    assert any(line.startswith(("SUPPORTED", "CONTRADICTED", "INCONCLUSIVE")) for line in out[1:])
+
+
 def test_the_core_install_is_lean_and_dev_has_every_extra():
     project = PYPROJECT["project"]
     core = " ".join(project["dependencies"])

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from railcount.errors import AOIError
 from railcount.geo import validate_bbox
-from railcount.io import get_site, load_sites
+from railcount.catalog import get_site, load_sites
 from railcount.sites import Site
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ def _run_scan(tile: str, *, aoi: Any, gsd: float | None, date: str | None) -> An
 def _load_claim(claim: str | None) -> Any:
     if not claim:
         return None
-    from ..io import load_claim
+    from ..catalog import load_claim
 
     return load_claim(claim)
 

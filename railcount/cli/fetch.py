@@ -10,7 +10,7 @@ import click
 from ..fetch import stac as _stac
 from ..fetch import xyz as _xyz
 from ..geo import validate_bbox
-from ..io import get_site, load_sites
+from ..catalog import get_site, load_sites
 from ..sites import Site
 
 _SITES_HELP = "Your own sites file (TOML), merged over the built-in sites; repeatable. Also RAILCOUNT_SITES."

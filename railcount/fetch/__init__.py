@@ -9,7 +9,7 @@ railcount, never taken from what a server or a template says.
 Examples
 --------
 >>> from railcount.fetch import fetch_xyz, fetch_stac
->>> from railcount.io import get_site
+>>> from railcount.catalog import get_site
 >>> site = get_site("tumangang")
 >>> fetch_xyz(site, 18, provider="Esri.WorldImagery", out="tumangang_z18.tif")  # doctest: +SKIP
 >>> fetch_stac(site, "2023-09-01/2023-10-31", out_dir="s2")  # doctest: +SKIP

@@ -13,8 +13,8 @@ The package's modules say what they hold:
   (:func:`iter_windows`), metadata without pixels (:func:`raster_info`);
 - :mod:`~railcount.io.dates`: acquisition dates from tags, names or the caller;
 - :mod:`~railcount.io.names`: what a source's name says (remote, file name);
-- :mod:`~railcount.io.text`: small text files a user names (GeoJSON, AOIs,
-  manifests, claims, site lists);
+- :mod:`~railcount.io.text`: small text files, those a user names (GeoJSON,
+  AOIs, manifests, claims, site lists) and those bundled in ``railcount/data/``;
 - :mod:`~railcount.io.write`: outputs, written atomically, all or nothing.
 
 Every failure is one of :mod:`railcount.errors` with a one-line message that
@@ -47,7 +47,7 @@ from .read import (
     read_raster,
     tile_windows,
 )
-from .text import bundled_claims, get_site, load_claim, load_sites, parse_aoi, read_geojson, read_text
+from .text import data_names, parse_aoi, read_data_text, read_geojson, read_text
 from .write import atomic_output, atomic_outputs, write_bytes, write_geotiff, write_json, write_text
 
 #: Old name of :func:`tile_windows`, still used by ``benchmarks/speed.py``.
@@ -66,10 +66,8 @@ __all__ = [
     "parse_aoi",
     "read_geojson",
     "read_text",
-    "load_sites",
-    "get_site",
-    "load_claim",
-    "bundled_claims",
+    "read_data_text",
+    "data_names",
     "date_from_tags",
     "date_from_name",
     "parse_date",

@@ -1,32 +1,25 @@
-"""Small text files a user names: GeoJSON (AOIs, track lines), manifests, claims, site lists.
+"""Small text files: those a user names (GeoJSON AOIs and track lines, manifests, claims,
+site lists) and those bundled in the package (``railcount/data/``).
 
-Also the text files bundled in the package (the site registry and the
-claims in ``railcount/data/``): reading them is I/O too, and the modules that
-parse them (:mod:`railcount.sites`, :mod:`railcount.claims`) stay pure.
+Reading them is I/O; parsing what they hold is not: :mod:`railcount.catalog`
+turns claim and site files into :class:`~railcount.claims.Claim` and
+:class:`~railcount.sites.Site` objects with the pure parsers of
+:mod:`railcount.claims` and :mod:`railcount.sites`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .. import geo
-from ..claims import Claim, parse_claim
-from ..errors import AOIError, ClaimError, InputError, RailcountError
-from ..sites import BUILT_IN, SITES_ENV, Site, parse_sites
+from ..errors import AOIError, InputError, RailcountError
 from ..types import BBox
 
-__all__ = ["read_text", "read_geojson", "parse_aoi", "load_sites", "get_site", "load_claim", "bundled_claims"]
-
-logger = logging.getLogger(__name__)
-
-#: Claim loaded when none is named.
-DEFAULT_CLAIM = "tumangang_2023"
+__all__ = ["read_text", "read_geojson", "parse_aoi", "read_data_text", "data_names"]
 
 _GEOJSON_TYPES = {
     "FeatureCollection", "Feature", "GeometryCollection", "Point", "MultiPoint",
@@ -150,149 +143,25 @@ def parse_aoi(text: str) -> BBox | dict[str, Any]:
     return obj
 
 
+def read_data_text(name: str) -> str | None:
+    """Text of a file bundled in ``railcount/data/``, or ``None`` if there is none of that name.
 
-# --------------------------------------------------------------------------- bundled data
-
-
-def _data_text(name: str) -> str | None:
-    """Text of a file of ``railcount/data/``, or ``None`` if there is none of that name."""
+    Parameters
+    ----------
+    name : str
+        A file name (no folders), e.g. ``"sites.toml"``.
+    """
+    if not name or "/" in name or os.sep in name or name.startswith("."):
+        return None
     resource = resources.files("railcount").joinpath("data", name)
     if not resource.is_file():
         return None
     return resource.read_text(encoding="utf-8")
 
 
-# --------------------------------------------------------------------------- sites
-
-
-def load_sites(extra: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
-               *, env: Mapping[str, str] | None = None) -> dict[str, Site]:
-    """Load the named sites: built-ins, then the user's files merged over them.
-
-    Parameters
-    ----------
-    extra : path-like or iterable of path-like, optional
-        The user's own site file(s) (``--sites FILE``); read last, so they win.
-    env : mapping, optional
-        Environment to read ``RAILCOUNT_SITES`` from (default :data:`os.environ`).
-
-    Returns
-    -------
-    dict of str to Site
-        Keyed by lower-case site name, built-ins first.
-
-    Raises
-    ------
-    AOIError
-        If a site file is missing, not TOML, or has a malformed site.
-
-    Examples
-    --------
-    >>> sites = load_sites(env={})
-    >>> sites["tumangang"].bbox
-    (130.6056, 42.4202, 130.6106, 42.4226)
-    """
-    env = os.environ if env is None else env
-    sites = parse_sites(_data_text("sites.toml") or "", BUILT_IN)
-    files: list[str | os.PathLike[str]] = [f for f in env.get(SITES_ENV, "").split(os.pathsep) if f.strip()]
-    if extra is not None:
-        if isinstance(extra, (str, os.PathLike)):
-            files.append(extra)
-        else:
-            files.extend(extra)
-    for f in files:
-        p = Path(f).expanduser()
-        text = read_text(p, what="sites file", hint=f"check the path given with --sites or {SITES_ENV}",
-                         error=AOIError)
-        for key, site in parse_sites(text, str(p)).items():
-            if key in sites:
-                logger.info("site '%s' from %s replaces the one from %s", key, site.source, sites[key].source)
-            sites[key] = site
-    return sites
-
-
-def get_site(name: str, *, extra: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
-             env: Mapping[str, str] | None = None) -> Site:
-    """Look up one site by name (case-insensitive), as :func:`load_sites` finds them.
-
-    Raises
-    ------
-    AOIError
-        If no site has that name; the message lists the known ones.
-    """
-    sites = load_sites(extra, env=env)
-    key = name.strip().lower()
-    if key not in sites:
-        raise AOIError(f"unknown site '{name}'; known sites: {', '.join(sorted(sites))}. "
-                       f"Add your own in a TOML file given with --sites or {SITES_ENV}, or use --bbox")
-    return sites[key]
-
-
-# --------------------------------------------------------------------------- claims
-
-
-def bundled_claims() -> list[str]:
-    """Names of the claims bundled with railcount (e.g. ``["tumangang_2023"]``)."""
+def data_names(suffix: str) -> list[str]:
+    """Names of the files bundled in ``railcount/data/`` that end with ``suffix``, sorted."""
     folder = resources.files("railcount").joinpath("data")
-    names = []
-    if folder.is_dir():
-        for item in folder.iterdir():
-            if item.name.endswith(".toml"):
-                try:
-                    data = tomllib.loads(item.read_text(encoding="utf-8"))
-                except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-                    continue
-                if "clauses" in data:
-                    names.append(item.name[: -len(".toml")])
-    return sorted(names)
-
-
-def load_claim(source: str | os.PathLike[str] = DEFAULT_CLAIM) -> Claim:
-    """Load a claim from a TOML file, or one bundled with railcount by name.
-
-    Parameters
-    ----------
-    source : path-like or str, default "tumangang_2023"
-        A claim file, or the name of a bundled claim (see
-        :func:`bundled_claims`). A path that exists wins over a bundled name.
-
-    Returns
-    -------
-    Claim
-        A ``site.key`` in the file takes the site from the built-in registry
-        (the user's ``RAILCOUNT_SITES`` files are not read, so that a claim
-        means the same for everyone).
-
-    Raises
-    ------
-    ClaimError
-        If the file does not exist (and no bundled claim has that name),
-        cannot be read, is not TOML, or is not a valid claim.
-
-    Examples
-    --------
-    >>> claim = load_claim("tumangang_2023")
-    >>> [c.id for c in claim.clauses][:3]
-    ['baseline', 'reported', 'about_73']
-    """
-    path = Path(source)
-    if path.is_file():
-        text = read_text(path, what="claim file", error=ClaimError)
-        origin = str(path)
-    else:
-        name = str(source)
-        bundled_text = None
-        if not (os.sep in name or "/" in name or name.endswith(".toml")):
-            bundled_text = _data_text(f"{name}.toml")
-        if bundled_text is None:
-            bundled = ", ".join(bundled_claims()) or "none"
-            raise ClaimError(
-                f"claim file {source} does not exist; give a path to a claim TOML file "
-                f"or the name of a bundled claim ({bundled})"
-            )
-        text, origin = bundled_text, f"bundled:{name}"
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ClaimError(f"claim file {origin} is not valid TOML: {exc}") from None
-    return parse_claim(data, origin=origin, sites=load_sites(env={}))
+    if not folder.is_dir():
+        return []
+    return sorted(item.name for item in folder.iterdir() if item.name.endswith(suffix))
