@@ -9,6 +9,7 @@ import math
 
 import pytest
 
+from railcount.catalog import bundled_claims, load_claim
 from railcount.claims import (
     SIMULATED_NOTE,
     ClaimCheck,
@@ -18,7 +19,6 @@ from railcount.claims import (
 )
 from railcount.compare import Observation
 from railcount.errors import ClaimError, RailcountError
-from railcount.catalog import bundled_claims, load_claim
 from railcount.results import ScanResult
 
 D = dt.date

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from railcount.catalog import load_claim
 from railcount.cli import cli
 from railcount.demo import (
     FIGURE_NAME,
@@ -20,7 +21,6 @@ from railcount.demo import (
     truth_centres,
 )
 from railcount.errors import OutputError, TileNotFoundError
-from railcount.catalog import load_claim
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAUSES = [c.id for c in load_claim("tumangang_2023").clauses]

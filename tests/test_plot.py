@@ -16,10 +16,10 @@ from affine import Affine  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E402
 
+from railcount.catalog import load_claim  # noqa: E402
 from railcount.compare import Observation, compare  # noqa: E402
 from railcount.errors import InputError, OutputError  # noqa: E402
 from railcount.figures import save_figure, save_overlay  # noqa: E402
-from railcount.catalog import load_claim  # noqa: E402
 from railcount.plot import (  # noqa: E402
     new_figure,
     plot_before_after,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from railcount.catalog import get_site, load_sites
 from railcount.errors import AOIError
 from railcount.geo import validate_bbox
-from railcount.catalog import get_site, load_sites
 from railcount.sites import Site
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from ..catalog import get_site, load_sites
 from ..fetch import stac as _stac
 from ..fetch import xyz as _xyz
 from ..geo import validate_bbox
-from ..catalog import get_site, load_sites
 from ..sites import Site
 
 _SITES_HELP = "Your own sites file (TOML), merged over the built-in sites; repeatable. Also RAILCOUNT_SITES."
