@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 from . import io
+from .dates import as_date
 from .errors import (
     AOIError,
     GeoreferenceError,
@@ -229,10 +230,11 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
         date = cell("date") or None
         if date is not None:
             try:
-                date = _dt.date.fromisoformat(date).isoformat()
+                parsed = as_date(date)
             except ValueError:
                 raise ManifestError(f"manifest {path}, line {lineno}: date must be YYYY-MM-DD "
                                     f"(e.g. 2023-10-05), got {date!r}") from None
+            date = parsed.isoformat() if parsed is not None else None
         gsd_text = cell("gsd")
         gsd = None
         if gsd_text:

@@ -76,6 +76,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, get_args
 
 from .compare import Observation, as_observation, ratio_interval
+from .dates import as_date
 from .errors import AOIError, ClaimError
 from .geo import overlap_fraction, validate_bbox
 from .priors import ESTIMATE_MAX_GSD
@@ -480,18 +481,10 @@ def _num(d: Mapping[str, Any], key: str, where: str, *, default: Any) -> Any:
 
 
 def _date(v: Any, key: str, where: str) -> _dt.date | None:
-    if v is None:
-        return None
-    if isinstance(v, _dt.datetime):
-        return v.date()
-    if isinstance(v, _dt.date):
-        return v
-    if isinstance(v, str):
-        try:
-            return _dt.date.fromisoformat(v)
-        except ValueError:
-            pass
-    raise ClaimError(f"{where}: {key} must be a date (YYYY-MM-DD), got {v!r}")
+    try:
+        return as_date(v)
+    except ValueError:
+        raise ClaimError(f"{where}: {key} must be a date (YYYY-MM-DD), got {v!r}") from None
 
 
 def _list_of_tables(d: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:

@@ -7,6 +7,7 @@ import logging
 import re
 from typing import Mapping
 
+from ..dates import as_date
 from ..errors import InputError
 from ..types import DateSource
 from .names import basename
@@ -108,21 +109,10 @@ def parse_date(date: _dt.date | str | None) -> _dt.date | None:
     InputError
         If the text is not a date.
     """
-    if date is None:
-        return None
-    if isinstance(date, _dt.datetime):
-        return date.date()
-    if isinstance(date, _dt.date):
-        return date
-    if isinstance(date, str):
-        text = date.strip()
-        try:
-            if len(text) == 10:
-                return _dt.date.fromisoformat(text)
-            return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    raise InputError(f"date must be YYYY-MM-DD (e.g. 2021-06-01), got {date!r}")
+    try:
+        return as_date(date)
+    except ValueError:
+        raise InputError(f"date must be YYYY-MM-DD (e.g. 2021-06-01), got {date!r}") from None
 
 
 def resolve_date(names: list[str], tags: Mapping[str, str],
