@@ -166,3 +166,16 @@ def test_only_entry_points_configure_logging():
                     isinstance(node.func.value, ast.Name) and node.func.value.id in ("logging", "root"):
                 offences.append(f"{module}:{node.lineno}")
     assert offences == []
+
+
+def test_io_is_a_package_that_keeps_its_public_names():
+    from railcount import io
+
+    assert Path(io.__file__).name == "__init__.py"
+    for name in ("read_raster", "Raster", "atomic_output", "atomic_outputs", "write_json", "write_text",
+                 "write_geotiff", "read_geojson", "read_text", "parse_aoi", "iter_windows", "count_windows",
+                 "raster_info", "date_from_tags", "date_from_name", "SUPPORTED_DTYPES"):
+        assert hasattr(io, name), name
+        assert name in io.__all__
+    for path in (PACKAGE / "io").glob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) < 800, f"{path.name} holds too much"
