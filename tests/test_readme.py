@@ -92,3 +92,12 @@ def test_ci_runs_the_linter_the_type_checker_and_every_test():
     assert "ruff check railcount tests" in ci and "\n.venv/bin/mypy" in ci
     run = [line for line in ci.splitlines() if line.startswith(".venv/bin/python -m pytest")]
     assert len(run) == 1 and " -m " not in run[0].split("pytest", 1)[1]  # no marker left out: slow ones run
+
+
+def test_every_document_the_code_cites_exists():
+    cited = set()
+    for path in (ROOT / "railcount").rglob("*.py"):
+        cited |= set(re.findall(r"docs/[\w./-]+\.md", path.read_text(encoding="utf-8")))
+    cited |= set(re.findall(r"\(((?:docs|sample_tiles)/[\w./-]+\.md)\)", README))
+    assert "docs/facts.md" in cited
+    assert [c for c in sorted(cited) if not (ROOT / c).is_file()] == []
