@@ -179,3 +179,34 @@ def test_io_is_a_package_that_keeps_its_public_names():
         assert name in io.__all__
     for path in (PACKAGE / "io").glob("*.py"):
         assert len(path.read_text(encoding="utf-8").splitlines()) < 800, f"{path.name} holds too much"
+
+
+OPTIONAL = ("requests", "urllib3", "pystac", "pystac_client", "mercantile", "xyzservices", "pyarrow", "dask",
+            "distributed", "sklearn", "jupyterlab", "pandas")
+
+
+def _top_level_imports(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+    for node in tree.body:  # module level only: what importing the module loads
+        if isinstance(node, ast.Import):
+            out += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.module, node.lineno))
+    return out
+
+
+def test_optional_dependencies_are_imported_only_when_needed():
+    """Importing any module works on the core install: extras are imported inside the functions that need them."""
+    offences = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for name, line in _top_level_imports(path):
+            if name.split(".")[0] in OPTIONAL:
+                offences.append(f"{_module_name(path)}:{line} imports {name}")
+    assert offences == []
+
+
+def test_only_training_uses_scikit_learn():
+    offences = [f"{i.module}:{i.line}" for i in IMPORTS
+                if _within(i.target, "sklearn") and not _within(i.module, "railcount.training")]
+    assert offences == []
