@@ -18,10 +18,10 @@ lint:
 	.venv/bin/ruff check railcount tests
 	.venv/bin/mypy
 
-# Retrain the detector's pixel models, splitting parameters and count calibration
-# on simulated scenes (writes railcount/data/*.npz, split_params.json, calibration.json).
+# Retrain the detector's track and car models on simulated scenes (rendered once
+# into build/train, then reused); writes railcount/data/*.npz.
 train:
-	$(PY) -m railcount.detect.train
+	$(PY) -m railcount.training
 
 # Regenerate the bundled SIMULATED sample tiles.
 samples:

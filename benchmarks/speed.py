@@ -262,7 +262,7 @@ def child_profile(path: str, top: int = 25) -> dict[str, Any]:
     for (filename, _, func), v in items:
         groups[_package_of(filename, func)] = groups.get(_package_of(filename, func), 0.0) + v[2]
     stages = {}
-    for (filename, line, func), v in items:
+    for (filename, _line, func), v in items:
         if "railcount/" in filename and func in STAGES:
             name = f"{Path(filename).stem}.{func}"
             prev = stages.get(name, {"ncalls": 0, "cumtime_s": 0.0})
@@ -278,9 +278,10 @@ def child_profile(path: str, top: int = 25) -> dict[str, Any]:
 
 
 #: Functions whose cumulative time the profile reports as stages of a scan.
-STAGES = ("scan", "read_raster", "_window_iterator", "detect_railcars", "probability_frames", "to_luminance",
-          "_angles", "frame_features", "warp", "pixel_features", "predict", "cars_from_frames", "find_lanes",
-          "gap_evidence", "split_consist", "_suppress_duplicates", "_georeference")
+STAGES = ("scan", "read_raster", "_window_iterator", "detect_railcars", "to_luminance", "find_tracks",
+          "image_candidates", "block_profiles", "track_candidates", "context_features", "link_points",
+          "chain_features", "track_strips", "strip_signals", "position_features", "predict_proba",
+          "candidates_of", "split_run", "_suppress_duplicates", "_georeference")
 
 
 def _package_of(filename: str, func: str) -> str:
@@ -467,7 +468,8 @@ def write_doc(data: dict[str, Any]) -> None:
         "",
         f"Square RGB tiles at {data['gsd_m']} m GSD, SIMULATED by `railcount.synth`, stored as tiled (256 px) "
         "DEFLATE GeoTIFFs: 1k is a rendered 512 m scene, 2k45 a rendered 1024 m scene (one full scan window) "
-        "whose straight tracks run at 45 degrees, the worst case for memory, 4k a rendered 2048 m scene (a dense yard of "
+        "whose straight tracks run at 45 degrees, the worst case for memory, 4k a rendered 2048 m scene "
+        "(a dense yard of "
         "30 tracks and 500 railcars with buildings, roads and look-alikes around it), and 16k is that 4k scene "
         "repeated 4 x 4 as blocks of one 8192 m GeoTIFF, because rendering 268 Mpx of scene would take over "
         "an hour here. All three are yard-heavy, which is the detector's slow case: a real 16k tile is mostly "
@@ -550,11 +552,11 @@ BASELINE = {
 def _side_note(data: dict[str, Any]) -> str:
     from rasterio.windows import Window
 
-    from railcount.io import _tile_windows
+    from railcount.io import tile_windows
 
     size, overlap = data["scan_window_px"], min(int(-(-data["scan_overlap_m"] // data["gsd_m"])),
                                                 data["scan_window_px"] // 2)
-    wins = _tile_windows(Window(0, 0, SIZES["16k"], 1), size, overlap)
+    wins = tile_windows(Window(0, 0, SIZES["16k"], 1), size, overlap)
     n, side, total = len(wins), int(wins[0].width), SIZES["16k"]
     return (f"a 16384 px side is covered by {n} windows of {side} px overlapping by at least {overlap} px, "
             f"which decode {n * side / total:.2f}x the side where full-size windows would decode "
@@ -622,7 +624,7 @@ def findings(data: dict[str, Any]) -> str:
         out += ["Effect: " + "; ".join(gains) + ".", ""]
     if st:
         out += ["### Where the time goes now (profile of the 4k scan)", "",
-                f"- Reading and decoding inside the scan: {share('io._window_iterator')}.",
+                f"- Reading and decoding inside the scan: {share('read._window_iterator')}.",
                 f"- Per-pixel stages (`probability_frames`: normalisation, warping into a track-aligned frame per "
                 f"track direction, features, pixel model): {share('core.probability_frames')}, of which "
                 f"`pixel_features` {share('features.pixel_features')} (some 30 full-frame scipy.ndimage filters "

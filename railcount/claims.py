@@ -718,13 +718,16 @@ def _check_clause(claim: Claim, clause: Clause, obs: tuple[Observation, ...]) ->
 def _screen_site(site: Site, obs: tuple[Observation, ...]) -> _Screen:
     """Drop undated and off-site counts; make partial-coverage counts lower bounds."""
     usable, notes = [], []
-    off, undated = [], []
+    off, undated, unbounded = [], [], []
     for o in obs:
         if o.date is None:
             undated.append(o.name)
             continue
         cov = None
-        high = float(o.count_high)
+        low, high = float(o.count_low), float(o.count_high)
+        if not o.bounded:  # the count says nothing about the truth
+            unbounded.append(o.name)
+            low, high = 0.0, math.inf
         if o.bounds_lonlat is not None:
             cov = overlap_fraction(o.bounds_lonlat, site.bbox)
             if cov == 0.0:
@@ -732,7 +735,9 @@ def _screen_site(site: Site, obs: tuple[Observation, ...]) -> _Screen:
                 continue
             if cov < site.min_coverage:
                 high = math.inf
-        usable.append(_Usable(o, float(o.count_low), high, cov))
+        usable.append(_Usable(o, low, high, cov))
+    if unbounded:
+        notes.append(f"{len(unbounded)} count(s) cannot be bounded at their GSD ({', '.join(unbounded)})")
     if undated:
         notes.append(f"{len(undated)} undated count(s) ignored ({', '.join(undated)})")
     if off:

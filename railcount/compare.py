@@ -40,7 +40,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .geo import overlap_fraction
 from .priors import ESTIMATE_MAX_GSD, counting_mode
-from .results import ScanResult
+from .results import ScanResult, interval_phrase
 
 __all__ = [
     "Observation",
@@ -94,6 +94,9 @@ class Observation:
         True when the count comes from a simulated scene.
     bounds_lonlat : (west, south, east, north) or None
         Extent of the counted pixels in WGS84 degrees, when known.
+    bounded : bool
+        False when the evidence could not bound the count (its interval then
+        means nothing, and claims about it are inconclusive).
     """
 
     source: str
@@ -107,6 +110,7 @@ class Observation:
     date_source: str = "unknown"
     simulated: bool = False
     bounds_lonlat: tuple[float, float, float, float] | None = None
+    bounded: bool = True
 
     def __post_init__(self) -> None:
         if not self.count_low <= self.count <= self.count_high:
@@ -130,6 +134,7 @@ class Observation:
             date_source=result.date_source,
             simulated=result.simulated,
             bounds_lonlat=result.bounds_lonlat,
+            bounded=result.bounded,
         )
 
     @property
@@ -170,6 +175,7 @@ class Observation:
             "mode": self.mode,
             "gsd_m": None if math.isnan(self.gsd) else round(self.gsd, 4),
             "bounds_lonlat": list(self.bounds_lonlat) if self.bounds_lonlat else None,
+            "bounded": self.bounded,
         }
 
 
@@ -190,8 +196,7 @@ def as_observation(item: ScanResult | Observation) -> Observation:
 
 def format_count(obs: Observation | ScanResult) -> str:
     """Format a count with its interval: ``"count 73 (90% interval 70-76)"``."""
-    pct = f"{obs.confidence * 100:.0f}%"
-    return f"count {obs.count} ({pct} interval {obs.count_low}-{obs.count_high})"
+    return f"count {obs.count} ({interval_phrase(obs)})"
 
 
 def difference_interval(before: tuple[int, int], after: tuple[int, int]) -> tuple[int, int]:

@@ -169,6 +169,28 @@ def nominal_gsd(transform: affine.Affine, crs: CRS) -> float:
     return math.sqrt(xres * yres) * float(factor)
 
 
+def ground_pixel_size(transform: affine.Affine, crs: CRS, shape: tuple[int, int]) -> tuple[float, float]:
+    """Size on the ground, metres, of the centre pixel of a raster: ``(along columns, along rows)``.
+
+    The two differ where the CRS does not keep shapes (lon/lat degrees away
+    from the equator). See :func:`ground_gsd`.
+    """
+    rows, cols = shape
+    r, c = rows / 2.0, cols / 2.0
+    # centre, one pixel along the columns, one pixel along the rows
+    pc = np.array([c, c + 1.0, c])
+    pr = np.array([r, r, r + 1.0])
+    x, y = apply_affine(transform, pc, pr)
+    lon, lat = to_lonlat(crs, x, y)
+    if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
+        raise GSDError("cannot measure the GSD: the raster's centre is outside its CRS's valid area; "
+                       "check the georeference or give the GSD (--gsd)")
+    geod = pyproj.Geod(ellps="WGS84")
+    _, _, dx = geod.inv(lon[0], lat[0], lon[1], lat[1])
+    _, _, dy = geod.inv(lon[0], lat[0], lon[2], lat[2])
+    return abs(dx), abs(dy)
+
+
 def ground_gsd(transform: affine.Affine, crs: CRS, shape: tuple[int, int]) -> float:
     """Measure the GSD in metres on the ground at the centre of a raster.
 
@@ -185,20 +207,8 @@ def ground_gsd(transform: affine.Affine, crs: CRS, shape: tuple[int, int]) -> fl
     shape : (rows, cols)
         Size of the raster.
     """
-    rows, cols = shape
-    r, c = rows / 2.0, cols / 2.0
-    # centre, one pixel along the columns, one pixel along the rows
-    pc = np.array([c, c + 1.0, c])
-    pr = np.array([r, r, r + 1.0])
-    x, y = apply_affine(transform, pc, pr)
-    lon, lat = to_lonlat(crs, x, y)
-    if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
-        raise GSDError("cannot measure the GSD: the raster's centre is outside its CRS's valid area; "
-                       "check the georeference or give the GSD (--gsd)")
-    geod = pyproj.Geod(ellps="WGS84")
-    _, _, dx = geod.inv(lon[0], lat[0], lon[1], lat[1])
-    _, _, dy = geod.inv(lon[0], lat[0], lon[2], lat[2])
-    return math.sqrt(abs(dx) * abs(dy))
+    dx, dy = ground_pixel_size(transform, crs, shape)
+    return math.sqrt(dx * dy)
 
 
 def raster_gsd(transform: affine.Affine, crs: CRS, shape: tuple[int, int]) -> float:

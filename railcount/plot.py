@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 import numpy as np
 
 from .errors import InputError
-from .results import ScanResult, TrackResult
+from .results import ScanResult, TrackResult, interval_phrase
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -123,12 +123,11 @@ def result_title(result: Count) -> str:
     """Title of a scan: date, count with interval, mode, GSD, and SIMULATED when so."""
     o = result
     when = o.date.isoformat() if o.date else "undated"
-    pct = f"{o.confidence * 100:.0f}%"
     gsd = "" if math.isnan(o.gsd) else f", {o.gsd:.2f} m GSD"
     head = "SIMULATED — " if o.simulated else ""
     noun = "railcars (estimate)" if o.mode == "estimate" else "railcars"
     name = PurePath(o.source).name or o.source
-    return (f"{head}{when}: {o.count} {noun}, {pct} interval {o.count_low}-{o.count_high}\n"
+    return (f"{head}{when}: {o.count} {noun}, {interval_phrase(o)}\n"
             f"{o.mode}{gsd} · {name}")
 
 

@@ -8,7 +8,6 @@ the simulator use is metric and comes from here.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "COUPLING_GAP_M",
     "TRACK_SPACING_M",
     "GAUGE_M",
-    "max_cars_in",
     "INDIVIDUAL_MAX_GSD",
     "ESTIMATE_MAX_GSD",
     "MIN_GSD",
@@ -56,13 +54,6 @@ CAR_TYPES: dict[str, CarType] = {
 COUPLING_GAP_M = (0.8, 1.2)
 #: Track centre spacing in yards, metres (min, max).
 TRACK_SPACING_M = (4.5, 5.5)
-def max_cars_in(area_m2: float) -> int:
-    """Most railcars an area could hold: all of it track at the closest spacing, packed with the shortest cars.
-
-    A physical upper bound for counts that a detector cannot bound otherwise.
-    """
-    pitch = min(t.length_m for t in CAR_TYPES.values()) + COUPLING_GAP_M[0]
-    return max(0, math.ceil(area_m2 / (pitch * TRACK_SPACING_M[0])))
 
 
 #: Track gauges, metres: Russian broad gauge and standard gauge.

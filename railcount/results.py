@@ -14,9 +14,21 @@ from typing import Any
 
 from .types import CountMode, DateSource
 
-__all__ = ["Detection", "Track", "ScanResult", "TrackResult", "tracks_geojson"]
+__all__ = ["Detection", "Track", "ScanResult", "TrackResult", "interval_phrase", "tracks_geojson"]
 
 Corners = tuple[tuple[float, float], ...]
+
+
+def interval_phrase(count: Any) -> str:
+    """``"90% interval 70-76"``, or ``"cannot be bounded at 2 m GSD"`` for a count with no interval.
+
+    ``count`` is anything with ``count_low``, ``count_high``, ``confidence``,
+    ``gsd`` and (optionally) ``bounded``: a :class:`ScanResult` or an
+    :class:`~railcount.compare.Observation`.
+    """
+    if not getattr(count, "bounded", True):
+        return f"cannot be bounded at {count.gsd:g} m GSD"
+    return f"{count.confidence * 100:.0f}% interval {count.count_low}-{count.count_high}"
 
 
 @dataclass(frozen=True)
@@ -204,6 +216,9 @@ class ScanResult:
         measured error rates at this GSD and mode.
     confidence : float
         Coverage of the interval, e.g. 0.9.
+    bounded : bool
+        False where the evidence cannot bound the count at this GSD (the
+        interval then means nothing; see :mod:`railcount.detect.calibration`).
     mode : {"individual", "estimate"}
         Individual cars detected, or an estimate from occupied track length.
     gsd : float
@@ -247,6 +262,7 @@ class ScanResult:
     elapsed_s: float = 0.0
     n_tracks: int = 0
     tracks: tuple[Track, ...] = field(default=(), repr=False)
+    bounded: bool = True
 
     @property
     def interval(self) -> tuple[int, int]:
@@ -262,6 +278,7 @@ class ScanResult:
             "count_low": self.count_low,
             "count_high": self.count_high,
             "confidence": self.confidence,
+            "bounded": self.bounded,
             "mode": self.mode,
             "gsd_m": round(self.gsd, 4),
             "date": self.date.isoformat() if self.date else None,

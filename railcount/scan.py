@@ -19,15 +19,16 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from . import io
-from .detect import DetectorConfig, detect_railcars
+from . import geo, io
+from .detect import DetectorConfig, Frame, Levels, detect_railcars, image_levels, locate_tracks
 from .detect.calibration import count_interval
 from .detect.geometry import nearest_on_polylines, polyline_length
-from .detect.tracks import TrackLine, clip_tracks, join_tracks, locate_tracks
-from .errors import InputError, NoDataError, ResolutionTooCoarseError
-from .priors import ESTIMATE_MAX_GSD, counting_mode, max_cars_in
+from .detect.tracks import TrackLine, clip_tracks, join_tracks
+from .errors import InputError, NoDataError
+from .priors import counting_mode
 from .results import Detection, ScanResult, Track, TrackResult
 from .types import BBox
+from .workers import cap_workers
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +43,7 @@ OVERLAP_M = 80.0
 SNAP_M = 3.0
 
 
-def _guard_gsd(gsd: float) -> None:
-    if counting_mode(gsd) == "none":
-        raise ResolutionTooCoarseError(
-            f"railcars cannot be counted at a GSD of {gsd:.3g} m (coarser than {ESTIMATE_MAX_GSD} m): "
-            "use imagery of 3 m or finer (0.8 m or finer for individual cars)")
-
-
-def _tracks_to_pixels(raster: "io.Raster", tracks: dict[str, Any] | None) -> list[np.ndarray] | None:
+def _tracks_to_pixels(raster: io.Raster, tracks: dict[str, Any] | None) -> list[np.ndarray] | None:
     """Track lines (GeoJSON, lon/lat) to (row, col) polylines in continuous pixel coordinates of ``raster``."""
     if tracks is None:
         return None
@@ -80,7 +74,7 @@ def _iter_lines(obj: dict[str, Any]):
             yield from _iter_lines(g)
 
 
-def _georeference(raster: "io.Raster", det: Detection, row_off: float, col_off: float) -> Detection:
+def _georeference(raster: io.Raster, det: Detection, row_off: float, col_off: float) -> Detection:
     corners = tuple((r + row_off, c + col_off) for r, c in det.corners_px)
     lonlat = None
     if raster.transform is not None and raster.crs is not None:
@@ -101,30 +95,75 @@ class _Found:
     tracks: tuple[TrackLine, ...]
 
 
-def _find_in(raster: "io.Raster", tracks: dict[str, Any] | None, config: DetectorConfig | None,
-             snap_m: float, cars: bool) -> _Found:
-    """Detect railcars (or only tracks) in one raster or window; shift results to full-raster pixels."""
+def _find_in(raster: io.Raster, tracks: dict[str, Any] | None, config: DetectorConfig | None,
+             snap_m: float, cars: bool, levels: Levels | None = None) -> _Found:
+    """Detect railcars (or only tracks) in one raster or window; shift results to full-raster pixels.
+
+    A window is placed in its raster's frame (:class:`~railcount.detect.Frame`):
+    grids laid on the raster and the raster's ``levels``.
+    """
+    image, mask, f = _square_pixels(raster)
     user = _tracks_to_pixels(raster, tracks)
+    if user is not None:
+        user = [u * f for u in user]
     r_off, c_off = _offsets(raster)
     shift = np.array([r_off, c_off])
+    frame = Frame((int(round(r_off * f[0])), int(round(c_off * f[1]))), levels)
     if cars:
-        found = detect_railcars(raster.image, raster.mask, gsd=raster.gsd, tracks=user, snap_m=snap_m,
-                                config=config)
+        found = detect_railcars(image, mask, gsd=raster.gsd, tracks=user, snap_m=snap_m, config=config, frame=frame)
         mode, lines = found.mode, found.tracks.tracks
-        dets = tuple(_georeference(raster, d, r_off, c_off) for d in found.detections)
+        dets = tuple(_georeference(raster, _unsquare(d, f), r_off, c_off) for d in found.detections)
     else:
         mode, dets = counting_mode(raster.gsd), ()
-        lines = locate_tracks(raster.image, raster.mask, gsd=raster.gsd, user=user, snap_m=snap_m).tracks
-    return _Found(mode, dets, tuple(dataclasses.replace(t, points=t.points + shift) for t in lines))
+        lines = locate_tracks(image, mask, gsd=raster.gsd, user=user, snap_m=snap_m, frame=frame).tracks
+    return _Found(mode, dets, tuple(dataclasses.replace(t, points=t.points / f + shift) for t in lines))
 
 
-def _result_tracks(raster: "io.Raster", lines: list[TrackLine], dets: tuple[Detection, ...] | None,
+def _square_pixels(raster: io.Raster) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The raster's image and mask on square pixels of ``raster.gsd`` metres, and the (row, col) scale used.
+
+    Pixels of lon/lat rasters are not square on the ground (a degree of
+    longitude is shorter than one of latitude away from the equator); the
+    detector measures in metres, so such pixels are resampled first. Square
+    pixels come back unchanged (scale 1, 1).
+    """
+    one = np.ones(2)
+    if raster.transform is None or raster.crs is None:
+        return raster.image, raster.mask, one
+    dx, dy = geo.ground_pixel_size(raster.transform, raster.crs, raster.shape)
+    f = np.array([dy, dx]) / raster.gsd
+    if np.all(np.abs(f - 1.0) < 0.01):
+        return raster.image, raster.mask, one
+    from scipy import ndimage
+
+    rows, cols = raster.shape
+    shape = (max(1, int(round(rows * f[0]))), max(1, int(round(cols * f[1]))))
+    f = np.array([shape[0] / rows, shape[1] / cols])
+    # output index i samples input continuous coordinate (i + 0.5) / f, i.e. index (i + 0.5) / f - 0.5
+    matrix, offset = 1.0 / f, 0.5 / f - 0.5
+    img = raster.image.astype(np.float32)
+    bands = [ndimage.affine_transform(img[..., b], matrix, offset, output_shape=shape, order=1, mode="nearest")
+             for b in range(img.shape[-1])]
+    mask = ndimage.affine_transform(raster.mask.astype(np.float32), matrix, offset, output_shape=shape, order=0,
+                                    mode="constant", cval=0.0) > 0.5
+    return np.stack(bands, axis=-1), mask, f
+
+
+def _unsquare(det: Detection, f: np.ndarray) -> Detection:
+    """A detection found on square pixels (:func:`_square_pixels`) in the raster's own pixels."""
+    if np.all(f == 1.0):
+        return det
+    corners = tuple((r / f[0], c / f[1]) for r, c in det.corners_px)
+    return dataclasses.replace(det, row=det.row / f[0], col=det.col / f[1], corners_px=corners)
+
+
+def _result_tracks(raster: io.Raster, lines: list[TrackLine], dets: tuple[Detection, ...] | None,
                    offset: tuple[float, float] = (0.0, 0.0)) -> tuple[tuple[Track, ...], tuple[Detection, ...]]:
     """Georeferenced :class:`Track` results (full-raster pixels) and detections renumbered to them.
 
     ``offset`` is the place of ``raster``'s first pixel in full-raster pixels.
     """
-    out = []
+    out: list[Track] = []
     for i, t in enumerate(lines):
         pts = t.points
         lonlat = None
@@ -136,9 +175,9 @@ def _result_tracks(raster: "io.Raster", lines: list[TrackLine], dets: tuple[Dete
     if dets is None:
         return tuple(out), ()
     dets = _renumber(dets, [t.points for t in lines])
-    for i, t in enumerate(out):
+    for i, tr in enumerate(out):
         on = [d for d in dets if d.track_id == i]
-        out[i] = dataclasses.replace(t, n_cars=len(on), occupied_m=float(sum(d.length_m for d in on)))
+        out[i] = dataclasses.replace(tr, n_cars=len(on), occupied_m=float(sum(d.length_m for d in on)))
     return tuple(out), dets
 
 
@@ -150,7 +189,7 @@ def _renumber(dets: tuple[Detection, ...], lines: list[np.ndarray]) -> tuple[Det
     return tuple(dataclasses.replace(d, track_id=int(i)) for d, i in zip(dets, which))
 
 
-def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None, snap_m: float = SNAP_M,
+def scan_raster(raster: io.Raster, *, tracks: dict[str, Any] | None = None, snap_m: float = SNAP_M,
                 config: DetectorConfig | None = None) -> ScanResult:
     """Scan a raster already in memory.
 
@@ -169,7 +208,7 @@ def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None, sn
     ScanResult
     """
     t0 = time.perf_counter()
-    _guard_gsd(raster.gsd)
+    geo.countable_gsd(raster.gsd)
     found = _find_in(raster, tracks, config, snap_m, cars=True)
     track_res, dets = _result_tracks(raster, list(found.tracks), found.detections, _offsets(raster))
     return _result(raster, raster.source, dets, found.mode, track_res, raster.shape, raster.bounds_lonlat(),
@@ -177,11 +216,12 @@ def scan_raster(raster: "io.Raster", *, tracks: dict[str, Any] | None = None, sn
 
 
 def _result(raster, source, dets, mode, tracks, shape, bounds, elapsed) -> ScanResult:
-    capacity = max_cars_in(float(shape[0]) * float(shape[1]) * raster.gsd ** 2)
-    cars = float(sum(d.cars for d in dets))
-    count, low, high, conf = count_interval(cars, mode, capacity=capacity)
+    iv = count_interval(mode, gsd=raster.gsd, scores=[d.score for d in dets] if mode == "individual" else (),
+                        estimate=float(sum(d.cars for d in dets)),
+                        track_km=float(sum(t.length_m for t in tracks)) / 1000.0)
     return ScanResult(
-        source=str(source), count=count, count_low=low, count_high=high, confidence=conf, mode=mode,
+        source=str(source), count=iv.count, count_low=iv.low, count_high=iv.high, confidence=iv.confidence,
+        bounded=iv.bounded, mode=mode,
         gsd=raster.gsd, date=raster.date, date_source=raster.date_source, crs=raster.crs_string,
         bounds_lonlat=bounds, shape=tuple(shape), detections=dets, simulated=raster.simulated,
         elapsed_s=elapsed, n_tracks=len(tracks), tracks=tracks,
@@ -292,9 +332,12 @@ def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px
     each window keeping what lies in its core.
     """
     info = io.raster_info(source, gsd=gsd, date=date)
-    _guard_gsd(float(info["gsd_m"]))
+    geo.countable_gsd(float(info["gsd_m"]))
     if not isinstance(workers, int) or workers < 1:
         raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
+    workers, note = cap_workers(workers, what="workers")
+    if note:
+        log.warning(note)
     rows, cols = int(info["height"]), int(info["width"])
     if aoi is None and rows <= window_px and cols <= window_px:
         raster = io.read_raster(source, gsd=gsd, date=date)
@@ -306,7 +349,10 @@ def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px
     overlap = min(overlap, window_px // 2)
     windows = io.iter_windows(source, size=window_px, overlap=overlap, aoi=aoi, gsd=gsd, date=date)
     total = io.count_windows(source, size=window_px, overlap=overlap, aoi=aoi)
-    results = _window_results(windows, tracks, config, snap_m, cars, workers)
+    # every window is normalised by the levels of the whole raster (or AOI), not its own
+    pixels, valid = io.read_sample(source, aoi=aoi)
+    levels = image_levels(np.moveaxis(pixels, 0, -1), valid)
+    results = _window_results(windows, tracks, config, snap_m, cars, workers, levels)
     if progress:
         from tqdm import tqdm
 
@@ -316,15 +362,15 @@ def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px
     found_in: list[tuple[float, float, int, int, _Found]] = []
     mode, first = counting_mode(float(info["gsd_m"])), None
     extent = [np.inf, np.inf, -np.inf, -np.inf]  # full-raster row/col extent of the scanned area
-    for raster, found in results:
+    for raster, got in results:
         first = first or raster
         r_off, c_off = _offsets(raster)
         h, w = raster.shape
         extent = [min(extent[0], r_off), min(extent[1], c_off), max(extent[2], r_off + h), max(extent[3], c_off + w)]
-        if found is None:  # no valid pixel
+        if got is None:  # no valid pixel
             continue
-        mode = found.mode
-        found_in.append((r_off, c_off, h, w, found))
+        mode = got.mode
+        found_in.append((r_off, c_off, h, w, got))
     if first is None:
         raise NoDataError(f"{source}: nothing to scan in the requested area")
     # each window keeps what lies in its core: the seams run through the middle of
@@ -346,14 +392,14 @@ def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px
     return first, mode, tuple(dets), lines, shape, bounds
 
 
-def _offsets(raster: "io.Raster") -> tuple[float, float]:
+def _offsets(raster: io.Raster) -> tuple[float, float]:
     win = raster.window
     return (float(win.row_off), float(win.col_off)) if win is not None else (0.0, 0.0)
 
 
-def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | None,
-                    config: DetectorConfig | None, snap_m: float, cars: bool, workers: int
-                    ) -> Iterator[tuple["io.Raster", _Found | None]]:
+def _window_results(windows: Iterator[io.Raster], tracks: dict[str, Any] | None,
+                    config: DetectorConfig | None, snap_m: float, cars: bool, workers: int,
+                    levels: Levels | None) -> Iterator[tuple[io.Raster, _Found | None]]:
     """Yield each window with what :func:`_find_in` found in it (None if it has no valid pixel), in order.
 
     With several workers, windows are scanned in a process pool; at most
@@ -361,7 +407,7 @@ def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | Non
     """
     if workers == 1:
         for raster in windows:
-            yield raster, (_find_in(raster, tracks, config, snap_m, cars) if raster.mask.any() else None)
+            yield raster, (_find_in(raster, tracks, config, snap_m, cars, levels) if raster.mask.any() else None)
         return
     import multiprocessing
     from collections import deque
@@ -371,7 +417,7 @@ def _window_results(windows: Iterator["io.Raster"], tracks: dict[str, Any] | Non
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=one_blas_thread) as pool:
         pending: deque = deque()
         for raster in windows:
-            fut = pool.submit(_find_in, raster, tracks, config, snap_m, cars) if raster.mask.any() else None
+            fut = pool.submit(_find_in, raster, tracks, config, snap_m, cars, levels) if raster.mask.any() else None
             pending.append((raster, fut))
             while len(pending) > workers:
                 raster_done, fut = pending.popleft()
@@ -396,7 +442,7 @@ def _core(spans: list[tuple[float, float]], span: tuple[float, float]) -> tuple[
     return lo, hi
 
 
-def _bounds_lonlat(raster: "io.Raster", extent: list[float]) -> BBox | None:
+def _bounds_lonlat(raster: io.Raster, extent: list[float]) -> BBox | None:
     if raster.transform is None or raster.crs is None:
         return None
     r_off, c_off = _offsets(raster)

@@ -85,8 +85,9 @@ def test_demo_prints_counts_with_intervals_and_truth(demo_run):
     assert re.search(r"^CHANGE  [+-]\d+ railcars \(interval ", out, re.M)
 
 
-@pytest.mark.xfail(reason="measured shortfall: on the sample tiles the detector finds the cars but also "
-                          "false ones on roofs, platforms and container stacks (see docs/accuracy.md)", strict=False)
+@pytest.mark.xfail(reason="measured shortfall: the tracks of the 'after' tile's dense station, under long "
+                          "trains, are not found, so most of its cars are missed (see docs/accuracy.md)",
+                   strict=False)
 @pytest.mark.slow
 def test_demo_detector_is_right_on_the_sample_tiles(demo_run):
     """What the README shows: each true count lies in the interval, most cars are found."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from drawn import consist, draw_yard
+
 from railcount.detect import detect_railcars
 from railcount.errors import GSDError, ResolutionTooCoarseError, UnsupportedRasterError
 from railcount.evaluate import score_centres
@@ -15,7 +15,7 @@ GSD = 0.3
 #: The detector is trained on simulated scenes only; on these plain drawn yards (flat colours, thin
 #: shadows) it does not yet find every car. The targets stay as written; see docs/accuracy.md.
 drawn_accuracy = pytest.mark.xfail(
-    reason="measured shortfall: the simulation-trained pixel model misses cars on plain drawn yards",
+    reason="measured shortfall: the simulation-trained car models miss or split cars on plain drawn yards",
     strict=False)
 
 
@@ -147,7 +147,7 @@ def test_bands_first_array_is_refused():
         detect_railcars(np.zeros((3, 50, 60), np.uint8), gsd=0.5)
 
 
-# --------------------------------------------------------------------------- duplicates and the pixel model
+# --------------------------------------------------------------------------- duplicates
 
 
 def _det(row, col, length, width, angle, score):
@@ -183,53 +183,28 @@ def test_suppress_duplicates_equals_the_all_pairs_rule(seed):
     for d in sorted(dets, key=lambda d: -d.score):
         if not any(_inside_reference(d.row, d.col, k) for k in kept_ref):
             kept_ref.append(d)
-    got = _suppress_duplicates(dets, 0.5)
+    got = _suppress_duplicates(dets)
     assert got == kept_ref
     assert 0 < len(got) < n  # the scene is dense enough that some are dropped
-
-
-def test_pixel_model_mask_and_blocks_do_not_change_probabilities():
-    from railcount.detect.model import load_model
-
-    model = load_model("pixel_fine")
-    rng = np.random.default_rng(1)
-    feats = rng.normal(size=(300, 700, len(model.mean))).astype(np.float32)
-    mask = rng.uniform(size=(300, 700)) > 0.3
-    full = model.predict(feats)
-    masked = model.predict(feats, mask)
-    flat = model.predict(feats.reshape(-1, feats.shape[-1])).reshape(300, 700)
-    np.testing.assert_allclose(full, flat, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(masked[~mask], 0.0)
-    np.testing.assert_allclose(masked[mask], full[mask], rtol=0, atol=1e-6)
-    assert 0.0 <= full.min() and full.max() <= 1.0 and full.std() > 0.01
 
 
 # --------------------------------------------------------------------------- count intervals
 
 
-def test_count_interval_without_an_upper_bound_from_calibration_uses_the_physical_one():
-    from railcount.detect.calibration import count_interval
-    from railcount.priors import max_cars_in
-
-    cal = {"confidence": 0.9, "estimate": {"rel_q_low": -1.0, "rel_q_high": -0.3, "rel_median": -0.5,
-                                           "abs_small": 0.0}}
-    cap = max_cars_in(200 * 300.0)
-    assert 500 < cap < 2000  # 6 ha of tracks packed with the shortest cars
-    assert count_interval(0, "estimate", cal, capacity=cap) == (0, 0, cap, 0.9)  # nothing found: anything up to full
-    count, low, high, _ = count_interval(12, "estimate", cal, capacity=cap)
-    assert count == 24 and low >= count and high == cap  # bias-corrected, and the truth may be far above
-    with pytest.raises(ValueError, match="capacity"):
-        count_interval(0, "estimate", cal)
-    ind = {"confidence": 0.9, "individual": {"rel_q_low": -0.2, "rel_q_high": 0.2, "abs_small": 1}}
-    assert count_interval(40, "individual", ind, capacity=45)[2] == 45  # never above what fits
-
-
-def test_scan_of_a_coarse_tile_with_nothing_found_does_not_claim_zero(tmp_path):
+def test_scan_of_a_tile_with_no_track_and_nothing_found_is_zero_to_zero(tmp_path):
     from conftest import build_raster
-    from railcount.priors import max_cars_in
+
+    from railcount.detect.calibration import load_calibration
     from railcount.scan import scan
 
-    path = build_raster(tmp_path / "flat.tif", res=1.5, shape=(200, 300), data=np.full((3, 200, 300), 90, np.uint8))
-    res = scan(path)
-    assert res.mode == "estimate" and res.count == 0
-    assert res.count_low == 0 and res.count_high == max_cars_in(200 * 300 * 1.5 ** 2) > 0
+    for res_m in (0.5, 1.5):  # individual and estimate mode
+        path = build_raster(tmp_path / f"flat{res_m}.tif", res=res_m, shape=(200, 300),
+                            data=np.full((3, 200, 300), 90, np.uint8))
+        res = scan(path)
+        assert res.n_tracks == 0 and res.count == 0
+        measured = res.mode == "individual" or load_calibration()["estimate"]["bands"]["0.8-1.5 m"]["log_ratio_low"] \
+            is not None
+        # where validation could not measure the estimate's errors, finding nothing bounds nothing
+        assert res.bounded == measured
+        if measured:
+            assert (res.count_low, res.count_high) == (0, 0)

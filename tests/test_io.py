@@ -777,3 +777,22 @@ def test_read_text_messages_say_what_and_what_to_do(tmp_path):
     latin.write_bytes("tile\nm\xfcnchen.tif\n".encode("latin-1"))
     with pytest.raises(InputError, match="not UTF-8 text; save it as UTF-8"):
         io.read_text(latin)
+
+
+def test_read_sample_is_every_kth_pixel_of_the_whole(tmp_path):
+    """The small read windows are normalised by: nearest pixels of the whole raster, nodata masked."""
+    from conftest import build_raster
+
+    from railcount.io import read_sample
+
+    rows, cols = 300, 500
+    data = np.arange(rows * cols, dtype=np.float32).reshape(1, rows, cols) % 251
+    data[0, :100, :] = np.nan  # nodata
+    path = build_raster(tmp_path / "big.tif", shape=(rows, cols), bands=1, dtype="float32", data=data, nodata=np.nan)
+    pixels, mask = read_sample(path, max_pixels=15_000)
+    assert pixels.shape[0] == 1 and pixels.shape[1:] == mask.shape
+    assert pixels.shape[1] * pixels.shape[2] <= 15_000 and pixels.shape[1] >= 50
+    assert not mask[: mask.shape[0] // 3 - 1].any() and mask[mask.shape[0] // 3 + 1 :].all()
+    assert set(np.unique(pixels[0][mask])) <= set(np.unique(data[0, 100:]))  # real pixel values, not averages
+    full, full_mask = read_sample(path, max_pixels=10**9)
+    assert np.array_equal(full_mask, np.isfinite(data[0])) and np.array_equal(full[0][full_mask], data[0][full_mask])

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import build_raster
+
 from railcount.cli import cli
 from railcount.errors import InputError, ResolutionTooCoarseError
 from railcount.scan import scan
@@ -38,6 +38,7 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_scan_result(yard_tif, yard_result):
     res = yard_result
     assert res.mode == "individual" and res.count == len(res.detections) > 0
@@ -51,6 +52,7 @@ def test_scan_interval_holds_the_truth(yard_tif, yard_result):
     assert yard_result.count_low <= yard_tif[1] <= yard_result.count_high
 
 
+@pytest.mark.slow
 def test_windowed_scan_keeps_no_window_pixels(yard_tif, monkeypatch):
     """Peak memory is one window: a window's pixels are let go once it has been scanned."""
     import gc
@@ -76,6 +78,7 @@ def test_windowed_scan_keeps_no_window_pixels(yard_tif, monkeypatch):
     assert max(alive) <= 2
 
 
+@pytest.mark.slow
 def test_cli_scan_in_smaller_windows(yard_tif, yard_result):
     res = run("scan", yard_tif[0], "--window-px", 600, "--workers", 2, "--json", "--no-progress")
     assert res.exit_code == 0, res.output
@@ -85,6 +88,7 @@ def test_cli_scan_in_smaller_windows(yard_tif, yard_result):
     assert bad.exit_code == 2 and "--window-px" in bad.output
 
 
+@pytest.mark.slow
 def test_windows_scanned_in_parallel_give_the_same_result(yard_tif):
     serial = scan(yard_tif[0], window_px=600)
     parallel = scan(yard_tif[0], window_px=600, workers=2)
@@ -96,6 +100,7 @@ def test_windows_scanned_in_parallel_give_the_same_result(yard_tif):
         scan(yard_tif[0], window_px=600, workers=0)
 
 
+@pytest.mark.slow
 def test_windowed_scan_equals_whole_scan(yard_tif, yard_result):
     """Seams: a car whose centre lies in a window's core is found there once."""
     windowed = scan(yard_tif[0], window_px=600)
@@ -140,8 +145,6 @@ def test_cli_json_geojson_overlay(yard_tif, yard_result, tmp_path):
 
 
 def test_cli_aoi_reads_only_that_area(yard_tif, yard_result):
-    lon = np.array([np.mean([p[0] for p in d.corners_lonlat]) for d in yard_result.detections])
-    lat = np.array([np.mean([p[1] for p in d.corners_lonlat]) for d in yard_result.detections])
     w, s, e, n = yard_result.bounds_lonlat
     cut = (w + e) / 2
     r = run("scan", yard_tif[0], "--aoi", f"{cut},{s},{e},{n}", "--json")

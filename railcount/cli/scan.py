@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..results import interval_phrase
 from .options import aoi_option, date_option, gsd_option, snap_option, tracks_option, window_option
 
 
@@ -58,7 +59,7 @@ def scan(tile, aoi, tracks_path, snap_m, gsd, date, out_path, overlay_path, as_j
         if tmp_out:
             io.write_json(tmp_out, result.to_geojson())
         if tmp_overlay:
-            from ..plot import save_overlay
+            from ..figures import save_overlay
 
             save_overlay(tile, result, tmp_overlay, aoi=aoi, gsd=gsd)
     if as_json:
@@ -80,11 +81,10 @@ def format_summary(result) -> str:
     sim = "  [SIMULATED imagery]" if result.simulated else ""
     date = result.date.isoformat() if result.date else "unknown"
     what = "railcars" if result.mode == "individual" else "railcars (ESTIMATE from occupied track length)"
-    pct = int(round(result.confidence * 100))
     lines = [
         f"tile:  {result.source}{sim}",
         f"date:  {date}   GSD: {result.gsd:.3f} m   mode: {result.mode}",
-        f"count: {result.count} {what}, {pct}% interval {result.count_low}-{result.count_high}",
+        f"count: {result.count} {what}, {interval_phrase(result)}",
         f"time:  {result.elapsed_s:.2f} s",
     ]
     return "\n".join(lines)

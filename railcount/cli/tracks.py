@@ -56,7 +56,7 @@ def tracks(tile, aoi, tracks_path, snap_m, gsd, date, out_path, overlay_path, as
         if tmp_out:
             io.write_json(tmp_out, result.to_geojson())
         if tmp_overlay:
-            from ..plot import save_overlay
+            from ..figures import save_overlay
 
             save_overlay(tile, result, tmp_overlay, aoi=aoi, gsd=gsd)
     if as_json:

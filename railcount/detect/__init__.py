@@ -1,5 +1,5 @@
 """The railcar detector (scikit-image, scipy, numpy): arrays and a GSD in, detections out."""
 
-from .core import DetectionSet, DetectorConfig, detect_railcars
+from .core import DetectionSet, DetectorConfig, Frame, Levels, detect_railcars, image_levels, locate_tracks
 
-__all__ = ["DetectionSet", "DetectorConfig", "detect_railcars"]
+__all__ = ["DetectionSet", "DetectorConfig", "Frame", "Levels", "detect_railcars", "image_levels", "locate_tracks"]

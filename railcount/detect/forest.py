@@ -139,7 +139,7 @@ def forest_from_arrays(arrs: Any) -> Forest:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_forest(name: str) -> Forest:
     """Load a packaged model ``railcount/data/<name>.npz``.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["resample_polyline", "nearest_on_polylines", "polyline_length"]
+__all__ = ["resample_polyline", "nearest_on_polylines", "polyline_length", "runs", "near_polylines"]
 
 
 def polyline_length(points: np.ndarray) -> float:
@@ -93,3 +93,20 @@ def nearest_on_polylines(points: np.ndarray, lines: list[np.ndarray], *, k: int 
     best = idx[rows, j]
     ang = np.degrees(np.arctan2(ab[best, 0], ab[best, 1])) % 180.0
     return d[rows, j], ang, own[best]
+
+
+def runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of every run of True in a 1-D boolean array."""
+    f = np.concatenate([[False], np.asarray(flags, bool), [False]])
+    d = np.diff(f.astype(np.int8))
+    return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]))
+
+
+def near_polylines(samples: np.ndarray, lines: list[np.ndarray], tol: float) -> np.ndarray:
+    """Samples of a polyline lying within ``tol`` of one of ``lines`` and running within 15 degrees of it."""
+    if len(samples) < 2 or not lines:
+        return np.zeros(len(samples), bool)
+    dist, ang, _ = nearest_on_polylines(samples, lines)
+    d = np.gradient(samples, axis=0)
+    own = np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 180.0
+    return (dist <= tol) & (np.abs((own - ang + 90.0) % 180.0 - 90.0) <= 15.0)

@@ -32,22 +32,37 @@ pixels).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from ..priors import GAUGE_M
+from ..priors import GAUGE_M, TRACK_SPACING_M
 from .forest import Forest
-from .geometry import nearest_on_polylines, polyline_length, resample_polyline
+from .geometry import near_polylines, polyline_length, resample_polyline, runs
 
-__all__ = ["TrackLine", "TrackSet", "find_tracks", "locate_tracks", "snap_tracks", "clip_tracks", "join_tracks", "RAIL_SPACING_M", "CUE_NAMES", "BlockProfiles",
-           "block_profiles", "track_candidates"]
+__all__ = [
+    "TrackLine",
+    "TrackSet",
+    "find_tracks",
+            "snap_tracks",
+    "clip_tracks",
+    "join_tracks",
+    "RAIL_SPACING_M",
+    "CUE_NAMES",
+    "BlockProfiles",
+    "block_profiles",
+    "track_candidates",
+]
 
 #: Centre-to-centre spacing of the two rail heads: gauge plus one head width
 #: (about 0.07 m), for standard and broad gauge.
 RAIL_SPACING_M = (GAUGE_M["1435"] + 0.07, GAUGE_M["1520"] + 0.07)
+#: A rail is a line "lower (or higher) than both sides" this many pixels away: about one pixel, the
+#: width a rail takes in an image whatever its GSD (it is only 7 cm wide).
+RAIL_SIDE_PX = 0.9
 #: Half-widths of the bars looked for: sleepers (2.6 m long) and car bodies
 #: (2.5-3.3 m wide), and wider ballast beds.
 BAR_HALF_WIDTHS_M = (1.25, 1.45, 1.65, 1.95, 2.35)
@@ -74,7 +89,7 @@ CONTEXT_NAMES = ("p1", "ahead_max", "behind_max", "ahead_mean", "behind_mean", "
 SHAPE_OFFSETS_M = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrackLine:
     """One track centreline.
 
@@ -87,11 +102,22 @@ class TrackLine:
         Mean probability of the track points found on it (1 for user lines).
     source : {"image", "user"}
         Found in the image, or a user's line used as given.
+    rails : float
+        Share of its points at which a pair of rails is plainly seen.
     """
 
     points: np.ndarray
     score: float
     source: str = "image"
+    rails: float = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TrackLine):
+            return NotImplemented
+        return (self.score == other.score and self.source == other.source and self.rails == other.rails
+                and np.array_equal(self.points, other.points))
+
+    __hash__ = None  # type: ignore[assignment]
 
     def length_px(self) -> float:
         """Length of the polyline in pixels."""
@@ -124,21 +150,23 @@ class TrackSet:
 
 @dataclass(frozen=True)
 class BlockGrid:
-    """Square blocks covering an image, the first one starting ``offset`` pixels before its corner.
+    """Square blocks covering an image, the first one starting ``offset`` (rows, cols) pixels before its corner.
 
     Two grids, one shifted by half a block, give every stretch of track a
     block that holds it well.
     """
 
     block_px: int
-    offset: int
+    offset: tuple[int, int]
     shape: tuple[int, int]
 
     @classmethod
-    def cover(cls, image_shape: tuple[int, int], block_px: int, offset: int = 0) -> "BlockGrid":
+    def cover(cls, image_shape: tuple[int, int], block_px: int, row_offset: int = 0, col_offset: int | None = None
+              ) -> BlockGrid:
         rows, cols = image_shape
-        return cls(block_px, offset, (max(1, math.ceil((rows + offset) / block_px)),
-                                      max(1, math.ceil((cols + offset) / block_px))))
+        off = (int(row_offset), int(row_offset if col_offset is None else col_offset))
+        return cls(block_px, off, (max(1, math.ceil((rows + off[0]) / block_px)),
+                                   max(1, math.ceil((cols + off[1]) / block_px))))
 
     @property
     def n(self) -> int:
@@ -146,16 +174,16 @@ class BlockGrid:
 
     def index(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Block row and column of pixel rows and columns."""
-        bi = np.minimum((rows + self.offset) // self.block_px, self.shape[0] - 1)
-        bj = np.minimum((cols + self.offset) // self.block_px, self.shape[1] - 1)
+        bi = np.minimum((rows + self.offset[0]) // self.block_px, self.shape[0] - 1)
+        bj = np.minimum((cols + self.offset[1]) // self.block_px, self.shape[1] - 1)
         return bi, bj
 
     def centres_px(self) -> np.ndarray:
         """Block centres as (row, col) index coordinates, shape (blocks, 2)."""
         b = np.arange(self.n)
         nbx = self.shape[1]
-        return np.stack([(b // nbx + 0.5) * self.block_px - self.offset,
-                         (b % nbx + 0.5) * self.block_px - self.offset], 1).astype(float)
+        return np.stack([(b // nbx + 0.5) * self.block_px - self.offset[0],
+                         (b % nbx + 0.5) * self.block_px - self.offset[1]], 1).astype(float)
 
 
 @dataclass(frozen=True)
@@ -203,8 +231,8 @@ def _block_mean(arr: np.ndarray, k: int) -> np.ndarray:
     return arr[:r, :c].reshape(r // k, k, c // k, k).mean(axis=(1, 3))
 
 
-def block_orientations(lum: np.ndarray, mask: np.ndarray, gsd: float, grid: BlockGrid
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def block_orientations(lum: np.ndarray, mask: np.ndarray, gsd: float, grid: BlockGrid,
+                       origin: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
     """Up to two line directions per block and their strengths.
 
     Returns
@@ -216,8 +244,10 @@ def block_orientations(lum: np.ndarray, mask: np.ndarray, gsd: float, grid: Bloc
         Height of each direction's histogram peak.
     """
     k = max(1, int(round(0.5 / gsd)))
-    small = _block_mean(lum, k)
-    vmask = (_block_mean(mask.astype(np.float32), k) > 0.999) if k > 1 else mask
+    # averaging cells laid on the raster whose pixel `origin` is the image's first
+    sr, sc = (-int(origin[0])) % k, (-int(origin[1])) % k
+    small = _block_mean(lum[sr:, sc:], k)
+    vmask = (_block_mean(mask[sr:, sc:].astype(np.float32), k) > 0.999) if k > 1 else mask
     sm = ndimage.gaussian_filter(small, 1.0)
     gr = np.zeros_like(sm)
     gc = np.zeros_like(sm)
@@ -227,7 +257,7 @@ def block_orientations(lum: np.ndarray, mask: np.ndarray, gsd: float, grid: Bloc
     nbin = 180
     ang = (np.degrees(np.arctan2(gr, gc)) + 90.0) % 180.0
     abin = np.minimum((ang * (nbin / 180.0)).astype(np.int64), nbin - 1)
-    bi, bj = grid.index(np.arange(sm.shape[0]) * k + k // 2, np.arange(sm.shape[1]) * k + k // 2)
+    bi, bj = grid.index(sr + np.arange(sm.shape[0]) * k + k // 2, sc + np.arange(sm.shape[1]) * k + k // 2)
     bid = bi[:, None] * grid.shape[1] + bj[None, :]
     hist = np.bincount((bid * nbin + abin).ravel(), weights=w.ravel(), minlength=grid.n * nbin)
     hist = ndimage.gaussian_filter1d(hist.reshape(grid.n, nbin), 1.5, axis=1, mode="wrap")
@@ -314,8 +344,8 @@ def _shift(a: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _cues(p: BlockProfiles) -> tuple[np.ndarray, np.ndarray]:
-    """Cue maps, shape (cues, blocks, bins), and where they are defined (blocks, bins)."""
+def _cues(p: BlockProfiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cue maps (cues, blocks, bins), where they are defined (blocks, bins), and each block's contrast scale."""
     du, gsd = p.du, p.gsd
     mu = p.mean
     e = max(1, int(round(max(0.2, 0.5 * gsd) / du)))
@@ -329,7 +359,7 @@ def _cues(p: BlockProfiles) -> tuple[np.ndarray, np.ndarray]:
     sc[good] = np.nanmedian(np.where(p.valid, np.abs(edge), np.nan)[good], axis=1)
     ref = float(np.median(sc[good])) if good.any() else 1.0
     sc = np.maximum(np.where(good, sc, ref), 0.5 * ref + 1e-9)[:, None]
-    d = max(2, int(round(max(0.25, 0.6 * gsd) / du)))
+    d = max(2, int(round(max(0.25, RAIL_SIDE_PX * gsd) / du)))
     line_d = np.minimum(_shift(mu, d) - mu, _shift(mu, -d) - mu) / sc
     line_b = np.minimum(mu - _shift(mu, d), mu - _shift(mu, -d)) / sc
     pair_d = np.full(mu.shape, -np.inf)
@@ -510,28 +540,61 @@ def context_features(xy: np.ndarray, t: np.ndarray, p1: np.ndarray, *, reach_m: 
     return out
 
 
-def working_image(lum: np.ndarray, mask: np.ndarray, gsd: float) -> tuple[np.ndarray, np.ndarray, float, int]:
+@dataclass(frozen=True)
+class Working:
+    """The image tracks are looked for in (see :func:`working_image`).
+
+    Attributes
+    ----------
+    lum, mask : ndarray
+        Luminance and valid pixels on the working grid.
+    gsd : float
+        Working pixel size, metres.
+    factor : int
+        Input pixels per working pixel along each axis.
+    skip : (int, int)
+        Input rows and columns before the first working pixel.
+    origin : (int, int)
+        The first working pixel in working pixels of the whole raster.
+    """
+
+    lum: np.ndarray
+    mask: np.ndarray
+    gsd: float
+    factor: int
+    skip: tuple[int, int]
+    origin: tuple[int, int]
+
+
+def working_image(lum: np.ndarray, mask: np.ndarray, gsd: float, origin: tuple[int, int] = (0, 0)) -> Working:
     """The image tracks are looked for in: imagery finer than 0.2 m is area-averaged to 0.2-0.4 m.
 
-    Returns ``(lum, mask, gsd, factor)``.
+    ``origin`` is the image's first pixel in the raster it was cut from: the
+    averaging cells are laid on the raster, so a window averages the pixels
+    the whole raster would.
     """
     k = max(1, int(0.2 / gsd)) if gsd < 0.2 else 1
-    if k > 1:
-        return _block_mean(lum, k), _block_mean(mask.astype(np.float32), k) > 0.999, gsd * k, k
-    return lum, mask, gsd, 1
+    if k == 1:
+        return Working(lum, mask, gsd, 1, (0, 0), (int(origin[0]), int(origin[1])))
+    sr, sc = (-int(origin[0])) % k, (-int(origin[1])) % k
+    return Working(_block_mean(lum[sr:, sc:], k), _block_mean(mask[sr:, sc:].astype(np.float32), k) > 0.999,
+                   gsd * k, k, (sr, sc), ((int(origin[0]) + sr) // k, (int(origin[1]) + sc) // k))
 
 
-def image_candidates(lum: np.ndarray, mask: np.ndarray, gsd: float, *, block_m: float = 16.0) -> Candidates:
+def image_candidates(lum: np.ndarray, mask: np.ndarray, gsd: float, *, block_m: float = 16.0,
+                     origin: tuple[int, int] = (0, 0)) -> Candidates:
     """Candidate track points of a (working) image.
 
-    Two block grids, the second shifted by half a block; in each block the
+    Two block grids, the second shifted by half a block, both laid on the
+    raster whose pixel ``origin`` is the image's first; in each block the
     dominant direction and, where it is at least 30 % as strong, the second one.
     """
     block_px = max(8, int(round(block_m / gsd)))
     xs, ts, fs, angs = [], [], [], []
-    for offset in (0, block_px // 2):
-        grid = BlockGrid.cover(lum.shape, block_px, offset)
-        ang, strength = block_orientations(lum, mask, gsd, grid)
+    for phase in (0, block_px // 2):
+        grid = BlockGrid.cover(lum.shape, block_px, (int(origin[0]) - phase) % block_px,
+                               (int(origin[1]) - phase) % block_px)
+        ang, strength = block_orientations(lum, mask, gsd, grid, origin)
         for j in range(2):
             angles = ang[:, j] if j == 0 else np.where(strength[:, 1] >= 0.3 * strength[:, 0], ang[:, 1], np.nan)
             if not np.isfinite(angles).any():
@@ -645,37 +708,214 @@ def _suppress(xy: np.ndarray, t: np.ndarray, score: np.ndarray, radius: float, l
     return np.nonzero(keep)[0]
 
 
+@dataclass(frozen=True)
+class Chains:
+    """Linked track points of an image, before each chain is judged a track or not.
+
+    Attributes
+    ----------
+    xy, t : ndarray, shape (n, 2)
+        Point positions (metres, working-image index coordinates) and unit directions.
+    p : ndarray, shape (n,)
+        Second-stage probability of each point.
+    features : ndarray, shape (n, len(CUE_NAMES))
+        Cue features of each point.
+    chains : list of list of int
+        Points of each chain, in order along it.
+    gsd : float
+        Pixel size of the working image, metres.
+    threshold : float
+        The point model's threshold (a point at or above it is "strong").
+    """
+
+    xy: np.ndarray
+    t: np.ndarray
+    p: np.ndarray
+    features: np.ndarray
+    chains: list[list[int]]
+    gsd: float
+    threshold: float
+
+    def polyline(self, k: int, extend_m: float) -> np.ndarray:
+        """Chain ``k`` as a polyline (metres), its ends extended by ``extend_m`` along their direction."""
+        ch = self.chains[k]
+        pts = smooth_polyline(self.xy[ch])
+        e0 = pts[0] + extend_m * _outward(self.t[ch[0]], pts[0] - pts[1])
+        e1 = pts[-1] + extend_m * _outward(self.t[ch[-1]], pts[-1] - pts[-2])
+        return np.vstack([e0, pts, e1])
+
+
+def smooth_polyline(pts: np.ndarray, *, half_window: float = 20.0, outlier: float = 0.5) -> np.ndarray:
+    """Each vertex moved onto a line fitted to the vertices within ``half_window`` along the polyline.
+
+    The fit is repeated once without vertices more than ``outlier`` off the
+    first fit, so one misplaced point does not bend the track. A track's
+    curvature is small over 40 m (a 300 m radius bends 0.7 m there), so the
+    local line keeps curves while averaging out the scatter of single points.
+    """
+    pts = np.asarray(pts, float)
+    n = len(pts)
+    if n < 3:
+        return pts
+    s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
+    out = pts.copy()
+    for i in range(n):
+        near = np.abs(s - s[i]) <= half_window
+        if near.sum() < 3:
+            continue
+        use = near.copy()
+        for _ in range(2):
+            ss, pp = s[use], pts[use]
+            a = np.polyfit(ss, pp, 1)  # (2, 2): slope and intercept of both coordinates
+            fit = np.outer(s, a[0]) + a[1]
+            resid = np.hypot(*(pts - fit).T)
+            keep = near & (resid <= outlier)
+            if keep.sum() < 3 or np.array_equal(keep, use):
+                break
+            use = keep
+        out[i] = s[i] * a[0] + a[1]
+    return out
+
+
+def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float, block_m: float = 16.0,
+                 weak: float = 0.3, bridge_m: float = 120.0,
+                 models: tuple[Forest, Forest] | None = None, origin: tuple[int, int] = (0, 0)) -> Chains:
+    """Track points of an image linked into chains (stages 1-5 of the finder).
+
+    Points of at least ``weak`` times the point threshold take part
+    (hysteresis: weak points may extend chains that strong points start);
+    chains of one point are dropped. ``origin``: the image's first pixel in
+    the raster it was cut from (see :func:`working_image`).
+    """
+    from .forest import load_forest
+
+    stage1, stage2 = models if models is not None else (load_forest("track_points_1"), load_forest("track_points_2"))
+    thr = float(stage2.meta.get("threshold", 0.5))
+    m = np.ones(np.shape(lum), bool) if mask is None else np.asarray(mask, bool)
+    w = working_image(np.asarray(lum, np.float32), m, gsd, origin)
+    g = w.gsd
+    cand = image_candidates(w.lum, w.mask, g, block_m=block_m, origin=w.origin)
+    # positions in metres from the input's first pixel (less half a working pixel)
+    cand = dataclasses.replace(cand, xy=cand.xy + np.array(w.skip, float) * gsd)
+    empty = Chains(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros((0, len(CUE_NAMES)), np.float32),
+                   [], g, thr)
+    if not len(cand):
+        return empty
+    p1 = stage1.predict_proba(cand.features)
+    prob = np.zeros(len(p1))
+    live = p1 >= CASCADE_MIN_P
+    ctx = context_features(cand.xy, cand.t, p1)
+    prob[live] = stage2.predict_proba(np.hstack([cand.features[live], ctx[live]]))
+    return link_points(cand, prob, gsd=g, threshold=thr, block_m=block_m, weak=weak, bridge_m=bridge_m)
+
+
+def link_points(cand: Candidates, prob: np.ndarray, *, gsd: float, threshold: float, block_m: float = 16.0,
+                weak: float = 0.3, bridge_m: float = 120.0) -> Chains:
+    """Link the candidates likely enough to be track points into chains.
+
+    Candidates of at least ``weak * threshold`` take part; of those within a
+    third of a block along and 1.5 m across each other only the likeliest;
+    chains of one point are dropped.
+    """
+    sel = np.nonzero(prob >= weak * threshold)[0]
+    sel = sel[_suppress(cand.xy[sel], cand.t[sel], prob[sel], 0.3 * block_m, 1.5)]
+    xy, t, pr = cand.xy[sel], cand.t[sel], prob[sel]
+    chains = _link(xy, t, pr, max_dist=2.5 * block_m, lat_tol=0.6, max_angle_deg=8.0, min_along=0.15 * block_m)
+    chains = [ch for ch in chains if len(ch) >= 2]
+    chains = _join_ends(chains, xy, max_gap=bridge_m, lat_tol=0.6)
+    return Chains(xy, t, pr, cand.features[sel], chains, gsd, threshold)
+
+
+#: Parallel tracks are at least 4.5 m apart (centre to centre, :data:`~railcount.priors.TRACK_SPACING_M`):
+#: of two found more than a metre closer than that, one is not a track (or both are the same one).
+MIN_SPACING_M = TRACK_SPACING_M[0] - 1.0
+#: Names of the features of a whole chain (see :func:`chain_features`).
+CHAIN_NAMES = ("length_m", "n_points", "p_mean", "p_max", "p_min", "strong_share", "pair_mean", "pair_share",
+               "bar_mean", "contrast_mean", "symmetry_mean", "lateral_rms", "angle_sd", "gap_max",
+               "parallel_share", "gsd")
+
+
+def chain_features(c: Chains, *, extend_m: float = 4.0) -> np.ndarray:
+    """Features of each chain as a whole (its length, evidence, straightness, neighbours).
+
+    Returns
+    -------
+    ndarray, shape (len(c.chains), len(CHAIN_NAMES))
+    """
+    from scipy.spatial import cKDTree
+
+    names = {n: i for i, n in enumerate(CUE_NAMES)}
+    pair = np.maximum(c.features[:, names["pair_dark"]], c.features[:, names["pair_bright"]])
+    bars = [i for n, i in names.items() if n.startswith("bar")]
+    bar = c.features[:, bars].max(axis=1)
+    owner = np.full(len(c.xy), -1)
+    for k, ch in enumerate(c.chains):
+        owner[ch] = k
+    tree = cKDTree(c.xy) if len(c.xy) else None
+    out = np.zeros((len(c.chains), len(CHAIN_NAMES)), np.float32)
+    for k, ch in enumerate(c.chains):
+        pts = c.xy[ch]
+        poly = c.polyline(k, extend_m)
+        gaps = np.hypot(*np.diff(pts, axis=0).T)
+        # straightness: residuals from a quadratic along the chain's main axis
+        centred = pts - pts.mean(0)
+        axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+        s_along = centred @ axis
+        s_across = centred @ np.array([-axis[1], axis[0]])
+        deg = min(2, len(ch) - 1)
+        resid = s_across * 0
+        if len(ch) > deg + 1:
+            resid = s_across - np.polyval(np.polyfit(s_along, s_across, deg), s_along)
+        ang = np.degrees(np.arctan2(c.t[ch, 0], c.t[ch, 1])) % 180.0
+        ang = (ang - ang[0] + 90.0) % 180.0 - 90.0
+        # parallel neighbours: points of other chains 4-6 m across
+        par = 0.0
+        if tree is not None:
+            near = tree.query_ball_point(pts, 6.0)
+            hits = 0
+            for i, idx in zip(ch, near):
+                d = c.xy[idx] - c.xy[i]
+                lat = np.abs(d[:, 0] * c.t[i, 1] - d[:, 1] * c.t[i, 0])
+                hits += bool(np.any((lat >= 4.0) & (owner[idx] != k) & (owner[idx] >= 0)))
+            par = hits / len(ch)
+        p = c.p[ch]
+        out[k] = (polyline_length(poly), len(ch), p.mean(), p.max(), p.min(), np.mean(p >= c.threshold),
+                  pair[ch].mean(), np.mean(pair[ch] >= 1.5), bar[ch].mean(),
+                  c.features[ch, names["contrast"]].mean(), c.features[ch, names["symmetry"]].mean(),
+                  float(np.sqrt(np.mean(resid ** 2))), float(np.std(ang)), float(gaps.max()), par, c.gsd)
+    return out
+
+
 def find_tracks(
     lum: np.ndarray,
     mask: np.ndarray | None = None,
     *,
     gsd: float,
     block_m: float = 16.0,
-    p_min: float | None = None,
-    min_length_m: float = 30.0,
-    weak: float = 0.3,
-    min_strong: int = 2,
-    bridge_m: float = 120.0,
-    models: "tuple[Forest, Forest] | None" = None,
+    min_length_m: float = 20.0,
+    models: tuple[Forest, Forest, Forest] | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> TrackSet:
     """Find track centrelines in a luminance image.
 
     Parameters
     ----------
     lum : ndarray, shape (rows, cols)
-        Luminance (any scale; e.g. from :func:`railcount.detect.frame.to_luminance`).
+        Luminance (any scale; e.g. from :func:`railcount.detect.image.to_luminance`).
     mask : ndarray of bool, optional
         Valid pixels.
     gsd : float
         Ground sample distance, metres.
     block_m : float
         Side of the blocks in which rails are projected, metres.
-    p_min : float, optional
-        Smallest probability of a track point (default: the model's threshold).
     min_length_m : float
         Shortest track kept.
-    models : (Forest, Forest), optional
-        Override the packaged track-point models (first and second stage).
+    models : (Forest, Forest, Forest), optional
+        Override the packaged models (track points, first and second stage;
+        whole chains).
+    origin : (int, int)
+        The image's first pixel in the raster it was cut from: block grids
+        are laid on the raster, so a window finds what the whole would.
 
     Returns
     -------
@@ -683,41 +923,47 @@ def find_tracks(
     """
     from .forest import load_forest
 
-    stage1, stage2 = models if models is not None else (load_forest("track_points_1"), load_forest("track_points_2"))
-    thr = float(p_min if p_min is not None else stage2.meta.get("threshold", 0.5))
-    m = np.ones(np.shape(lum), bool) if mask is None else np.asarray(mask, bool)
-    work, wmask, g, _ = working_image(np.asarray(lum, np.float32), m, gsd)
-    cand = image_candidates(work, wmask, g, block_m=block_m)
-    if not len(cand):
-        return TrackSet((), gsd)
-    p1 = stage1.predict_proba(cand.features)
-    prob = np.zeros(len(p1))
-    live = p1 >= CASCADE_MIN_P
-    ctx = context_features(cand.xy, cand.t, p1)
-    prob[live] = stage2.predict_proba(np.hstack([cand.features[live], ctx[live]]))
-    # hysteresis: weak points may extend chains that strong points start
-    sel = prob >= weak * thr
-    xy, t, pr = cand.xy[sel], cand.t[sel], prob[sel]
-    keep = _suppress(xy, t, pr, 0.3 * block_m, 1.5)
-    xy, t, pr = xy[keep], t[keep], pr[keep]
-    chains = _link(xy, t, pr, max_dist=2.5 * block_m, lat_tol=0.6, max_angle_deg=8.0, min_along=0.15 * block_m)
-    chains = [ch for ch in chains if len(ch) >= 2]
-    chains = _join_ends(chains, xy, max_gap=bridge_m, lat_tol=0.6)
+    if models is None:
+        models = (load_forest("track_points_1"), load_forest("track_points_2"), load_forest("track_chains"))
+    c = track_chains(lum, mask, gsd=gsd, block_m=block_m, models=models[:2], origin=origin)
     lines: list[TrackLine] = []
-    for ch in chains:
-        if int((pr[ch] >= thr).sum()) < min_strong:
-            continue
-        pts = xy[ch]
-        e0 = pts[0] + 0.25 * block_m * _outward(t[ch[0]], pts[0] - pts[1])
-        e1 = pts[-1] + 0.25 * block_m * _outward(t[ch[-1]], pts[-1] - pts[-2])
-        poly = np.vstack([e0, pts, e1])
-        seg = np.diff(poly, axis=0)
-        if float(np.hypot(seg[:, 0], seg[:, 1]).sum()) < min_length_m:
-            continue
-        # index metres of the working grid -> continuous pixel coordinates of the input
-        lines.append(TrackLine(points=(poly + 0.5 * g) / gsd, score=float(pr[ch].mean())))
+    if c.chains:
+        cf = chain_features(c)
+        pc = models[2].predict_proba(cf)
+        rails_seen = cf[:, CHAIN_NAMES.index("pair_share")]
+        for k in range(len(c.chains)):
+            poly = c.polyline(k, 0.25 * block_m)
+            if pc[k] < float(models[2].meta.get("threshold", 0.5)) or polyline_length(poly) < min_length_m:
+                continue
+            # index metres of the working grid -> continuous pixel coordinates of the input
+            lines.append(TrackLine(points=(poly + 0.5 * c.gsd) / gsd, score=float(pc[k]),
+                                   rails=float(rails_seen[k])))
     rows, cols = np.shape(lum)
-    return TrackSet(tuple(clip_tracks(lines, (0.0, 0.0, float(rows), float(cols)))), gsd)
+    lines = _drop_overlaps(clip_tracks(lines, (0.0, 0.0, float(rows), float(cols))), gsd, min_length_m)
+    return TrackSet(tuple(lines), gsd)
+
+
+def _drop_overlaps(lines: list[TrackLine], gsd: float, min_length_m: float, tol_m: float = MIN_SPACING_M
+                   ) -> list[TrackLine]:
+    """Keep one track where two run closer than tracks can (``tol_m``): the better one.
+
+    Better is the one on which rails are plainly seen more often (a band
+    between two tracks can look like one, but it has no rails), then the
+    likelier and longer one. Stretches of the other that run beside a kept
+    track are cut out; what remains of it is kept where at least
+    ``min_length_m`` long.
+    """
+    order = sorted(range(len(lines)),
+                   key=lambda i: (-round(lines[i].rails, 1), -lines[i].score * lines[i].length_px()))
+    kept: list[TrackLine] = []
+    for i in order:
+        t = lines[i]
+        s = resample_polyline(t.points, 1.0 / gsd)
+        free = ~near_polylines(s, [k.points for k in kept], tol_m / gsd)
+        for a, b in runs(free):
+            if (b - a) >= max(2, min_length_m):
+                kept.append(TrackLine(s[a:b], t.score, t.source, t.rails))
+    return kept
 
 
 def _end_line(pts: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
@@ -770,10 +1016,10 @@ def _join_ends(chains: list[list[int]], xy: np.ndarray, *, max_gap: float, lat_t
                 if abs(d[0] * va[1] - d[1] * va[0]) > tol or abs(d[0] * vb[1] - d[1] * vb[0]) > tol:
                     continue
             cand.append((gap, a, b))
-    used = set()
+    used: set[int] = set()
     parent = list(range(len(chains)))
     link: dict[tuple[int, int], tuple[int, int]] = {}
-    for gap, a, b in sorted(cand):
+    for _gap, a, b in sorted(cand):
         if a in used or b in used:
             continue
         ca, cb = ends[a][0], ends[b][0]
@@ -808,10 +1054,10 @@ def _join_ends(chains: list[list[int]], xy: np.ndarray, *, max_gap: float, lat_t
         while True:
             seen.add(cur)
             joined.extend(chains[cur] if end == 0 else chains[cur][::-1])
-            nxt = link.get((cur, 1 - end))
-            if nxt is None or nxt[0] in seen:
+            step = link.get((cur, 1 - end))
+            if step is None or step[0] in seen:
                 break
-            cur, end = nxt[0], nxt[1]
+            cur, end = step
         out.append(joined)
     return out
 
@@ -819,23 +1065,6 @@ def _join_ends(chains: list[list[int]], xy: np.ndarray, *, max_gap: float, lat_t
 def _outward(t: np.ndarray, d: np.ndarray) -> np.ndarray:
     """``t`` or ``-t``, whichever points along ``d``."""
     return t if float(t @ d) >= 0 else -t
-
-
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, stop)`` of every run of True in a 1-D boolean array."""
-    f = np.concatenate([[False], np.asarray(flags, bool), [False]])
-    d = np.diff(f.astype(np.int8))
-    return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]))
-
-
-def _near(samples: np.ndarray, lines: list[np.ndarray], tol: float) -> np.ndarray:
-    """Samples of a polyline lying within ``tol`` of one of ``lines`` and running within 15 degrees of it."""
-    if len(samples) < 2 or not lines:
-        return np.zeros(len(samples), bool)
-    dist, ang, _ = nearest_on_polylines(samples, lines)
-    d = np.gradient(samples, axis=0)
-    own = np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 180.0
-    return (dist <= tol) & (np.abs((own - ang + 90.0) % 180.0 - 90.0) <= 15.0)
 
 
 def snap_tracks(user: list[np.ndarray], found: TrackSet, *, tol_m: float = 3.0, min_run_m: float = 10.0
@@ -874,69 +1103,25 @@ def snap_tracks(user: list[np.ndarray], found: TrackSet, *, tol_m: float = 3.0, 
     out: list[TrackLine] = []
     for t in found.tracks:
         s = resample_polyline(t.points, step)
-        for a, b in _runs(_near(s, user, tol)):
+        for a, b in runs(near_polylines(s, user, tol)):
             if b - a >= min_run:
-                out.append(TrackLine(approximate_polygon(s[a:b], 0.1 / gsd), t.score, "image"))
+                out.append(TrackLine(approximate_polygon(s[a:b], 0.1 / gsd), t.score, "image", t.rails))
     for u in user:
         s = resample_polyline(u, step)
-        for a, b in _runs(~_near(s, found_lines, tol)):
+        for a, b in runs(~near_polylines(s, found_lines, tol)):
             if b - a >= min_run:
                 out.append(TrackLine(approximate_polygon(s[a:b], 0.1 / gsd), 1.0, "user"))
     return TrackSet(tuple(out), gsd)
 
 
-def locate_tracks(image: np.ndarray, mask: np.ndarray | None = None, *, gsd: float,
-                  user: list[np.ndarray] | None = None, snap_m: float = 3.0) -> TrackSet:
-    """The tracks of an image: found in it, or a user's lines snapped to those found.
-
-    Parameters
-    ----------
-    image : ndarray, shape (rows, cols) or (rows, cols, bands)
-        Pixels of any numeric dtype; 3 or 4 bands are read as RGB(A).
-    mask : ndarray of bool, optional
-        Valid pixels.
-    gsd : float
-        Ground sample distance, metres.
-    user : list of ndarray, shape (n, 2), optional
-        A user's track lines as (row, col) in continuous pixel coordinates
-        (see :func:`snap_tracks`).
-    snap_m : float
-        Snapping tolerance of user lines, metres.
-
-    Returns
-    -------
-    TrackSet
-
-    Raises
-    ------
-    GSDError, ResolutionTooCoarseError, UnsupportedRasterError
-        For bad inputs (see :func:`railcount.detect.frame.check_image`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> len(locate_tracks(np.zeros((200, 200), np.uint8), gsd=0.5))
-    0
-    """
-    from .frame import check_image, to_luminance
-
-    img, m = check_image(image, mask, gsd)
-    if m.any():
-        lum, _ = to_luminance(img, m)
-        found = find_tracks(lum, m, gsd=gsd) if float(np.ptp(lum[m])) > 0 else TrackSet((), gsd)
-    else:
-        found = TrackSet((), gsd)
-    if user is None:
-        return found
-    if not (math.isfinite(snap_m) and snap_m >= 0):
-        raise ValueError(f"snap_m must be a non-negative number of metres, got {snap_m!r}")
-    return snap_tracks(user, found, tol_m=snap_m)
 
 
-def clip_tracks(lines: "tuple[TrackLine, ...] | list[TrackLine]", box: tuple[float, float, float, float]
+
+def clip_tracks(lines: tuple[TrackLine, ...] | list[TrackLine], box: tuple[float, float, float, float]
                 ) -> list[TrackLine]:
     """The parts of track lines inside a box ``(row_min, col_min, row_max, col_max)`` (bounds may be infinite)."""
-    from shapely.geometry import LineString, box as make_box
+    from shapely.geometry import LineString
+    from shapely.geometry import box as make_box
 
     big = 1e12
     r0, c0, r1, c1 = (float(np.clip(v, -big, big)) for v in box)
@@ -946,7 +1131,7 @@ def clip_tracks(lines: "tuple[TrackLine, ...] | list[TrackLine]", box: tuple[flo
         part = LineString(t.points[:, ::-1]).intersection(clip)
         for g in getattr(part, "geoms", [part]):
             if g.geom_type == "LineString" and not g.is_empty and g.length > 0:
-                out.append(TrackLine(np.asarray(g.coords)[:, ::-1].copy(), t.score, t.source))
+                out.append(TrackLine(np.asarray(g.coords)[:, ::-1].copy(), t.score, t.source, t.rails))
     return out
 
 

@@ -45,13 +45,11 @@ from .read import (
     iter_windows,
     raster_info,
     read_raster,
+    read_sample,
     tile_windows,
 )
 from .text import data_names, parse_aoi, read_data_text, read_geojson, read_text
 from .write import atomic_output, atomic_outputs, write_bytes, write_geotiff, write_json, write_text
-
-#: Old name of :func:`tile_windows`, still used by ``benchmarks/speed.py``.
-_tile_windows = tile_windows
 
 __all__ = [
     "AOI",
@@ -59,6 +57,7 @@ __all__ = [
     "Sources",
     "Raster",
     "read_raster",
+    "read_sample",
     "raster_info",
     "iter_windows",
     "count_windows",

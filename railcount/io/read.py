@@ -23,7 +23,7 @@ import rasterio
 import rasterio.errors
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.enums import ColorInterp
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import Window
 
 from .. import geo
@@ -384,25 +384,34 @@ class _Source:
         return Window(col0, row0, col1 - col0, row1 - row0), (px if is_polygon else None)
 
     # ---- pixels
-    def read(self, window: Window, polygon: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """Read the pixels and validity mask of a window (integer offsets, inside the file)."""
-        rows, cols = int(window.height), int(window.width)
+    def read(self, window: Window, polygon: Any = None, out_shape: tuple[int, int] | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Read the pixels and validity mask of a window (integer offsets, inside the file).
+
+        With ``out_shape`` (rows, cols), the window is read decimated to that
+        shape (nearest pixels, from overviews where the file has them).
+        """
+        rows, cols = (int(window.height), int(window.width)) if out_shape is None else out_shape
+        kw: dict[str, Any] = {"window": window}
+        if out_shape is not None:
+            kw.update(out_shape=(rows, cols), resampling=Resampling.nearest)
         valid = np.ones((rows, cols), dtype=bool)
         parts = []
         for name, ds, (indexes, extra_alpha) in zip(self.names, self.datasets, self.reads):
             try:
                 with _gdal(self.remote):
-                    parts.append(ds.read(indexes, window=window))
-                    valid &= ds.dataset_mask(window=window) > 0
+                    bands = ds.read(indexes, **kw)
+                    parts.append(bands if bands.ndim == 3 else bands[None])
+                    valid &= ds.dataset_mask(**kw) > 0
                     if extra_alpha is not None:
-                        valid &= ds.read(extra_alpha, window=window) > 0
+                        valid &= ds.read(extra_alpha, **kw) > 0
             except rasterio.errors.RasterioError as exc:
                 raise _read_error(name, exc, self.remote) from None
         pixels = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         if pixels.dtype.kind == "f":
             valid &= np.isfinite(pixels).all(axis=0)
         if polygon is not None:
-            valid &= _polygon_mask(polygon, window)
+            valid &= _polygon_mask(polygon, window, (rows, cols))
         return pixels, valid
 
     def verify(self) -> None:
@@ -413,17 +422,18 @@ class _Source:
         self.read(Window(col0, row0, self.width - col0, self.height - row0))
 
 
-def _polygon_mask(polygon: Any, window: Window) -> np.ndarray:
-    """True where a pixel centre of ``window`` lies inside a polygon in full-file pixel coordinates."""
+def _polygon_mask(polygon: Any, window: Window, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """True where a pixel centre of ``window`` (read as ``shape``) lies inside a polygon in full-file pixels."""
     import shapely.geometry
     from rasterio.features import geometry_mask
 
-    rows, cols = int(window.height), int(window.width)
+    h, w = int(window.height), int(window.width)
+    rows, cols = shape or (h, w)
     c0, r0 = float(window.col_off), float(window.row_off)
-    if not polygon.intersects(shapely.geometry.box(c0, r0, c0 + cols, r0 + rows)):
+    if not polygon.intersects(shapely.geometry.box(c0, r0, c0 + w, r0 + h)):
         return np.zeros((rows, cols), dtype=bool)
     return geometry_mask([shapely.geometry.mapping(polygon)], out_shape=(rows, cols),
-                         transform=Affine.translation(c0, r0), invert=True)
+                         transform=Affine.translation(c0, r0) @ Affine.scale(w / cols, h / rows), invert=True)
 
 
 def tile_windows(region: Window, size: int, overlap: int) -> list[Window]:
@@ -557,6 +567,41 @@ def read_raster(
             what = "the AOI" if aoi is not None else "the raster"
             raise NoDataError(f"{src.name}: every pixel of {what} is nodata; choose an area with imagery")
         return _make_raster(src, meta, window, pixels, mask, keep_window=False)
+
+
+def read_sample(
+    source: Sources,
+    *,
+    aoi: AOI | None = None,
+    max_pixels: int = 1_000_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th pixel of a raster (or of its AOI window): a small read for statistics of the whole.
+
+    Parameters
+    ----------
+    source : path, URL, or sequence of paths/URLs
+        As for :func:`read_raster`.
+    aoi : (west, south, east, north) or dict, optional
+        As for :func:`read_raster`.
+    max_pixels : int
+        Largest sample read, pixels.
+
+    Returns
+    -------
+    pixels : ndarray, shape (bands, rows, cols)
+        Nearest pixels on a grid decimated evenly along both axes (read from
+        overviews where the file has them).
+    mask : ndarray of bool, shape (rows, cols)
+
+    Raises
+    ------
+    As :func:`read_raster`.
+    """
+    with _Source(as_names(source)) as src:
+        window, polygon = src.aoi_window(aoi)
+        h, w = int(window.height), int(window.width)
+        k = max(1, math.ceil(math.sqrt(h * w / max(1, max_pixels))))
+        return src.read(window, polygon, (max(1, h // k), max(1, w // k)) if k > 1 else None)
 
 
 def raster_info(

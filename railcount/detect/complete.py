@@ -1,0 +1,136 @@
+"""Tracks found by the cars standing on them.
+
+Where long trains stand side by side, no rail is seen between them, and a
+track under a train can be missed. But yard tracks are parallel, 4.5-5.5 m
+apart (:data:`~railcount.priors.TRACK_SPACING_M`), and a train shows itself:
+so beside every track found, lines at those distances are read with the car
+body model (:mod:`railcount.detect.cars`), and a long run of car bodies there
+becomes a track if the car stage finds and verifies at least two cars on it
+(a train, not a slab of roof or road). New tracks are searched beside in
+turn, so a yard of full tracks is filled in from the tracks at its edges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..priors import TRACK_SPACING_M
+from .cars import CarModels, candidate_features, candidates_of
+from .geometry import near_polylines, polyline_length, resample_polyline, runs
+from .strips import STEP_M, position_features, strip_signals, track_strips
+from .tracks import MIN_SPACING_M, TrackLine, TrackSet
+
+__all__ = ["complete_tracks", "OFFSETS_M", "MIN_TRAIN_M"]
+
+#: Distances beside a track at which a neighbour is looked for, metres.
+OFFSETS_M = tuple(np.arange(TRACK_SPACING_M[0] - 0.25, TRACK_SPACING_M[1] + 0.26, 0.5))
+#: Shortest run of car bodies taken as a track: about two cars.
+MIN_TRAIN_M = 25.0
+#: Probability of car body a run must hold.
+BODY_P = 0.6
+#: Cars the car stage must find and verify on a run before it is taken as a track (a train, not a slab).
+MIN_CARS = 2
+#: Positions read along each candidate line (every this many strip samples).
+EVERY = 4
+
+
+def _normals(points: np.ndarray) -> np.ndarray:
+    tan = np.gradient(points, axis=0)
+    tan /= np.maximum(np.hypot(tan[:, 0], tan[:, 1]), 1e-12)[:, None]
+    return np.column_stack([tan[:, 1], -tan[:, 0]])
+
+
+def _body_along(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float,
+                models: CarModels) -> tuple[np.ndarray, np.ndarray]:
+    """Car-body probability every ``EVERY`` strip samples along ``line``, and those samples' positions."""
+    strips = track_strips(lum, chroma, mask, TrackSet((TrackLine(line, 1.0),), gsd))
+    if not strips:
+        return np.zeros(0), np.zeros((0, 2))
+    s = strips[0]
+    feats = position_features(strip_signals(s), gsd)[::EVERY]
+    p = models.body.predict_proba(feats)
+    return np.where(s.core_valid()[::EVERY], p, 0.0), s.centre[::EVERY]
+
+
+def _verified_cars(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float,
+                   models: CarModels) -> int:
+    """How many cars the car stage finds and verifies along ``line``."""
+    strips = track_strips(lum, chroma, mask, TrackSet((TrackLine(line, 1.0),), gsd))
+    if not strips or models.verify is None:
+        return 0
+    s = strips[0]
+    signals = strip_signals(s)
+    feats = position_features(signals, gsd)
+    p_body = np.where(s.core_valid(), models.body.predict_proba(feats), 0.0)
+    p_gap = models.gap.predict_proba(feats)
+    cands = candidates_of([p_body], [p_gap])
+    if not cands:
+        return 0
+    score = models.verify.predict_proba(candidate_features(cands, [p_body], [p_gap], [signals], gsd))
+    return int((score >= float(models.verify.meta.get("threshold", 0.5))).sum())
+
+
+def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, tracks: TrackSet, models: CarModels,
+                    *, rounds: int = 4) -> TrackSet:
+    """Add the tracks that trains beside the found ones show.
+
+    Parameters
+    ----------
+    lum, chroma : ndarray, shape (rows, cols)
+        Contrast-normalised luminance and chroma.
+    mask : ndarray of bool
+    tracks : TrackSet
+        Tracks found (user lines used as given are not searched beside).
+    models : CarModels
+    rounds : int
+        How many times to search beside the tracks added last.
+
+    Returns
+    -------
+    TrackSet
+        ``tracks`` and the tracks added.
+    """
+    gsd = tracks.gsd
+    kept = list(tracks.tracks)
+    frontier = [t for t in kept if t.source == "image"]
+    step_px = EVERY * STEP_M / gsd
+    for _ in range(rounds):
+        added: list[TrackLine] = []
+        for t in frontier:
+            base = resample_polyline(t.points, STEP_M / gsd)
+            if len(base) < 2:
+                continue
+            nrm = _normals(base)
+            for side in (-1.0, 1.0):
+                probs, lines = [], []
+                for off in OFFSETS_M:
+                    line = base + side * off / gsd * nrm
+                    p, _ = _body_along(lum, chroma, mask, line, gsd, models)
+                    probs.append(p)
+                    lines.append(line[::EVERY][: len(p)])
+                n = min(len(p) for p in probs)
+                if n < 2:
+                    continue
+                P = np.array([p[:n] for p in probs])
+                best = P.max(axis=0)
+                bridge = np.ones(max(1, int(round(3.0 / (EVERY * STEP_M)))), bool)
+                on = ndimage.binary_closing(best >= BODY_P, structure=bridge)
+                for a, b in runs(on):
+                    if (b - a) * step_px * gsd < MIN_TRAIN_M:
+                        continue
+                    k = int(np.argmax(P[:, a:b].mean(axis=1)))
+                    seg = lines[k][a:b]
+                    others = [x.points for x in kept + added]
+                    free = ~near_polylines(seg, others, MIN_SPACING_M / gsd)
+                    for c, d in runs(free):
+                        piece = seg[c:d]
+                        if len(piece) < 2 or polyline_length(piece) * gsd < MIN_TRAIN_M:
+                            continue
+                        if _verified_cars(lum, chroma, mask, piece, gsd, models) >= MIN_CARS:
+                            added.append(TrackLine(piece, float(P[k, a + c : a + d].mean()), "image", 0.0))
+        if not added:
+            break
+        kept += added
+        frontier = added
+    return TrackSet(tuple(kept), gsd)

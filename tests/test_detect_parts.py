@@ -1,0 +1,90 @@
+"""Parts of the detector with exact answers: the tree evaluator, strips, splitting consists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from railcount.detect.cars import body_runs, length_loglik, split_run
+from railcount.detect.forest import export_hgb, forest_from_arrays
+from railcount.detect.geometry import nearest_on_polylines, resample_polyline
+from railcount.detect.strips import HALF_M, STEP_M, track_strips
+from railcount.detect.tracks import TrackLine, TrackSet
+from railcount.priors import CAR_TYPES
+
+
+def test_forest_matches_scikit_learn_and_survives_a_round_trip(tmp_path):
+    sklearn = pytest.importorskip("sklearn.ensemble")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 6))
+    X[rng.uniform(size=X.shape) < 0.05] = np.nan  # missing values take their learned side
+    y = ((np.nan_to_num(X[:, 0]) + 0.5 * np.nan_to_num(X[:, 1]) ** 2) > 0.5).astype(int)
+    model = sklearn.HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
+    forest = export_hgb(model, {"note": "test"})
+    np.testing.assert_allclose(forest.predict_proba(X), model.predict_proba(X)[:, 1], rtol=0, atol=1e-9)
+    np.savez(tmp_path / "m.npz", **forest.to_arrays())
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as arrs:
+        back = forest_from_arrays(arrs)
+    np.testing.assert_array_equal(back.predict_proba(X), forest.predict_proba(X))
+    assert back.meta["note"] == "test" and back.meta["n_features"] == 6
+
+
+def test_nearest_on_polylines():
+    lines = [np.array([[0.0, 0.0], [0.0, 100.0]]), np.array([[10.0, 0.0], [10.0, 100.0]])]
+    d, ang, which = nearest_on_polylines(np.array([[3.0, 50.0], [8.0, 20.0], [20.0, 50.0]]), lines)
+    np.testing.assert_allclose(d, [3.0, 2.0, 10.0])
+    assert list(which) == [0, 1, 1] and np.allclose(ang, 0.0)
+    assert len(resample_polyline(lines[0], 1.0)) == 101
+
+
+def test_strip_samples_across_and_along_the_track():
+    # a diagonal ramp: value = row + col, so across-track samples change linearly
+    rows, cols = np.mgrid[0:200, 0:200].astype(np.float32)
+    lum = (rows + cols) / 400.0
+    line = np.array([[50.5, 20.5], [150.5, 120.5]])  # 45 degrees, continuous pixel coordinates
+    strips = track_strips(lum, np.zeros_like(lum), np.ones(lum.shape, bool), TrackSet((TrackLine(line, 1.0),), 0.5))
+    s = strips[0]
+    k = int(round(HALF_M / STEP_M))
+    assert s.lum.shape[0] == 2 * k + 1
+    assert abs(s.length_m - np.hypot(100, 100) * 0.5) < STEP_M
+    # the centre row follows the line: row + col grows by 2 px per px along (index coordinates)
+    a, b = s.span
+    centre = s.lum[k, a:b]
+    expected = (s.centre[a:b, 0] - 0.5 + s.centre[a:b, 1] - 0.5) / 400.0
+    np.testing.assert_allclose(centre, expected, atol=1e-4)
+    # across a 45-degree track, row + col does not change
+    mid = (a + b) // 2
+    np.testing.assert_allclose(s.lum[:, mid], s.lum[k, mid], atol=1e-4)
+    # the strip runs on past the track's ends, straight on
+    assert a > 0 and b < s.n and np.allclose(np.diff(s.centre[:a + 2], axis=0), np.diff(s.centre[a:a + 2], axis=0))
+
+
+def test_split_run_cuts_at_the_gaps_of_equal_cars():
+    length = CAR_TYPES["gondola"].length_m  # over couplers
+    gap = 1.0
+    n_cars = 6
+    body = length - gap
+    total = n_cars * body + (n_cars - 1) * gap
+    n = int(round(total / STEP_M))
+    evidence = np.full(n, -2.0)
+    cuts = [int(round((i * (body + gap) - gap / 2) / STEP_M)) for i in range(1, n_cars)]
+    for c in cuts:
+        evidence[c - 1 : c + 2] = 3.0
+    cars = split_run(n, evidence)
+    assert len(cars) == n_cars
+    assert all(abs(a - c) <= 2 for (a, _), c in zip(cars[1:], cuts))
+
+
+def test_split_run_without_gap_evidence_follows_the_length_prior():
+    n = int(round(4 * CAR_TYPES["tank"].length_m / STEP_M))
+    assert len(split_run(n, np.zeros(n))) == 4
+    assert length_loglik(np.array([14.0]))[0] > length_loglik(np.array([30.0]))[0]
+
+
+def test_body_runs_bridge_short_breaks_and_drop_fragments():
+    p = np.zeros(400)
+    p[40:120] = 0.9  # 20 m
+    p[124:200] = 0.9  # a 1 m break: one run
+    p[300:310] = 0.9  # 2.5 m: a fragment
+    runs = body_runs(p)
+    assert runs == [(40, 200)]
