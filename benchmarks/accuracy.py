@@ -140,7 +140,9 @@ def _row(name, kind, gsd, n_true, res, score=None, tracks=None, attribution=None
     if res is not None:
         row["count_err"] = res.count - n_true
         row["rel_err"] = round((res.count - n_true) / n_true, 4) if n_true else None
-        row["covered"] = bool(res.count_low <= n_true <= res.count_high)
+        row["bounded"] = res.bounded
+        # a count that cannot be bounded has no interval to hold the truth: reported, not scored
+        row["covered"] = bool(res.count_low <= n_true <= res.count_high) if res.bounded else None
     row.update(extra)
     return row
 
@@ -183,8 +185,9 @@ def simulated(scene_dir: Path, limit: int | None) -> list[dict]:
         path, truth, tracks = _scene_files(scene_dir, spec)
         row = score_scene(path, truth, tracks, path.name, "simulated", spec.gsd)
         rows.append(row)
-        print(f"  {path.name} gsd {spec.gsd:.2f} true {row['true']:3d} count {row['count']:3d} "
-              f"[{row['low']}-{row['high']}]" + (f" F1 {row['f1']:.3f}" if "f1" in row else "")
+        interval = f"[{row['low']}-{row['high']}]" if row["bounded"] else "[cannot be bounded]"
+        print(f"  {path.name} gsd {spec.gsd:.2f} true {row['true']:3d} count {row['count']:3d} {interval}"
+              + (f" F1 {row['f1']:.3f}" if "f1" in row else "")
               + f" tracks R {row['track_recall']:.3f} P {row['track_precision']:.3f}", file=sys.stderr)
     return rows
 
@@ -299,9 +302,8 @@ def summarise(rows: list[dict]) -> dict:
         for k in ("miss_no_track", "miss_on_track", "false_on_false_track", "false_on_true_track"):
             out[f"sim_{k}"] = int(sum(r.get(k, 0) for r in fine))
     if est:
-        occ = [r for r in est if r["true"] > 0]
-        out["sim_estimate_coverage"] = round(float(np.mean([r["covered"] for r in occ])), 3) if occ else None
         out["sim_estimate_scenes"] = len(est)
+        out["sim_estimate_unbounded"] = sum(not r["bounded"] for r in est)
     empty = [r for r in sim if r["true"] == 0 and r["mode"] == "individual"]
     out["sim_empty_false_cars_per_scene"] = round(float(np.mean([r["count"] for r in empty])), 2) if empty else None
     var = [r for r in rows if r["set"] == "variant" and r.get("variant") != "original"]
@@ -403,7 +405,7 @@ def write_report(rows: list[dict], summary: dict, seconds: float) -> None:
     res_dir = ROOT / "benchmarks" / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
     io.write_json(res_dir / "accuracy.json", {"summary": summary, "rows": rows, "seconds": round(seconds, 1)})
-    cols = ["scene", "set", "gsd", "mode", "true", "count", "low", "high", "found", "tp", "precision", "recall",
+    cols = ["scene", "set", "gsd", "mode", "true", "count", "low", "high", "bounded", "found", "tp", "precision", "recall",
             "f1", "track_recall", "track_precision", "miss_no_track", "miss_on_track", "false_on_false_track",
             "false_on_true_track", "note"]
     lines = ["# Accuracy", "",

@@ -7,13 +7,14 @@ the number of real cars among its detections plus the number it missed.
   mapped through a monotone curve fitted on simulated validation scenes
   (disjoint from training and benchmark scenes).
 - The cars missed follow a negative binomial whose mean grows with the
-  track length searched and the cars found, with a dispersion measured on the
-  same scenes, per GSD band.
+  cars found (and, where the calibration says so, with the track length
+  searched), with a dispersion measured on the same scenes, per GSD band.
 
 The real cars among the detections follow a Poisson-binomial distribution;
 its convolution with the misses is the distribution of the true count, whose
-central quantiles are the interval. A scan with no track and no detection
-gets 0-0; a long yard an interval that grows with it.
+central quantiles are the interval. A scan with no detection gets 0-0 (an
+empty yard included: the misses of a detector scale with what it finds); a
+long yard an interval that grows with it.
 
 Estimate mode (0.8-3 m): the estimate (occupied track length / mean car
 pitch) is corrected by the median of ``(true + 1) / (estimate + 1)`` seen on

@@ -8,6 +8,8 @@ body model (:mod:`railcount.detect.cars`), and a long run of car bodies there
 becomes a track if the car stage finds and verifies at least two cars on it
 (a train, not a slab of roof or road). New tracks are searched beside in
 turn, so a yard of full tracks is filled in from the tracks at its edges.
+The chains the track finder doubted (a whole train hides every rail) are
+read the same way, along themselves, where they run inside a yard.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .geometry import near_polylines, polyline_length, resample_polyline, runs
 from .strips import STEP_M, position_features, strip_signals, track_strips
 from .tracks import MIN_SPACING_M, TrackLine, TrackSet
 
-__all__ = ["complete_tracks", "OFFSETS_M", "MIN_TRAIN_M"]
+__all__ = ["complete_tracks", "OFFSETS_M", "MIN_TRAIN_M", "YARD_M"]
 
 #: Distances beside a track at which a neighbour is looked for, metres.
 OFFSETS_M = tuple(np.arange(TRACK_SPACING_M[0] - 0.25, TRACK_SPACING_M[1] + 0.26, 0.5))
@@ -31,6 +33,9 @@ MIN_TRAIN_M = 25.0
 BODY_P = 0.6
 #: Cars the car stage must find and verify on a run before it is taken as a track (a train, not a slab).
 MIN_CARS = 2
+#: A doubted chain is read for trains where it runs within this distance of a found track
+#: (two track spacings: a yard's tracks lie side by side), metres.
+YARD_M = 2 * TRACK_SPACING_M[1]
 #: Positions read along each candidate line (every this many strip samples).
 EVERY = 4
 
@@ -93,44 +98,66 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
     """
     gsd = tracks.gsd
     kept = list(tracks.tracks)
+    # first the doubted chains themselves, where they run inside a yard (near a track found): a train
+    # verified along one makes it a track
+    added: list[TrackLine] = []
+    for t in tracks.doubtful:
+        base = resample_polyline(t.points, STEP_M / gsd)
+        if len(base) < 2 or not kept:
+            continue
+        near = near_polylines(base, [k.points for k in kept], YARD_M / gsd)
+        for a, b in runs(near):
+            if b - a >= 2:
+                _trains_on([base[a:b]], lum, chroma, mask, gsd, models, kept, added)
+    kept += added
     frontier = [t for t in kept if t.source == "image"]
-    step_px = EVERY * STEP_M / gsd
     for _ in range(rounds):
-        added: list[TrackLine] = []
+        added = []
         for t in frontier:
             base = resample_polyline(t.points, STEP_M / gsd)
             if len(base) < 2:
                 continue
             nrm = _normals(base)
             for side in (-1.0, 1.0):
-                probs, lines = [], []
-                for off in OFFSETS_M:
-                    line = base + side * off / gsd * nrm
-                    p, _ = _body_along(lum, chroma, mask, line, gsd, models)
-                    probs.append(p)
-                    lines.append(line[::EVERY][: len(p)])
-                n = min(len(p) for p in probs)
-                if n < 2:
-                    continue
-                P = np.array([p[:n] for p in probs])
-                best = P.max(axis=0)
-                bridge = np.ones(max(1, int(round(3.0 / (EVERY * STEP_M)))), bool)
-                on = ndimage.binary_closing(best >= BODY_P, structure=bridge)
-                for a, b in runs(on):
-                    if (b - a) * step_px * gsd < MIN_TRAIN_M:
-                        continue
-                    k = int(np.argmax(P[:, a:b].mean(axis=1)))
-                    seg = lines[k][a:b]
-                    others = [x.points for x in kept + added]
-                    free = ~near_polylines(seg, others, MIN_SPACING_M / gsd)
-                    for c, d in runs(free):
-                        piece = seg[c:d]
-                        if len(piece) < 2 or polyline_length(piece) * gsd < MIN_TRAIN_M:
-                            continue
-                        if _verified_cars(lum, chroma, mask, piece, gsd, models) >= MIN_CARS:
-                            added.append(TrackLine(piece, float(P[k, a + c : a + d].mean()), "image", 0.0))
+                _trains_on([base + side * off / gsd * nrm for off in OFFSETS_M], lum, chroma, mask, gsd, models,
+                           kept, added)
         if not added:
             break
         kept += added
         frontier = added
     return TrackSet(tuple(kept), gsd)
+
+
+def _trains_on(lines: list[np.ndarray], lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float,
+               models: CarModels, kept: list[TrackLine], added: list[TrackLine]) -> None:
+    """Append to ``added`` the trains found along the best of ``lines`` (parallel candidates), stretch by stretch.
+
+    A stretch is a run of car bodies at least :data:`MIN_TRAIN_M` long, away
+    from the tracks already kept or added, on which the car stage verifies at
+    least :data:`MIN_CARS` cars.
+    """
+    step_px = EVERY * STEP_M / gsd
+    probs, sampled = [], []
+    for line in lines:
+        p, _ = _body_along(lum, chroma, mask, line, gsd, models)
+        probs.append(p)
+        sampled.append(line[::EVERY][: len(p)])
+    n = min(len(p) for p in probs)
+    if n < 2:
+        return
+    P = np.array([p[:n] for p in probs])
+    best = P.max(axis=0)
+    bridge = np.ones(max(1, int(round(3.0 / (EVERY * STEP_M)))), bool)
+    on = ndimage.binary_closing(best >= BODY_P, structure=bridge)
+    for a, b in runs(on):
+        if (b - a) * step_px * gsd < MIN_TRAIN_M:
+            continue
+        k = int(np.argmax(P[:, a:b].mean(axis=1)))
+        seg = sampled[k][a:b]
+        free = ~near_polylines(seg, [x.points for x in kept + added], MIN_SPACING_M / gsd)
+        for c, d in runs(free):
+            piece = seg[c:d]
+            if len(piece) < 2 or polyline_length(piece) * gsd < MIN_TRAIN_M:
+                continue
+            if _verified_cars(lum, chroma, mask, piece, gsd, models) >= MIN_CARS:
+                added.append(TrackLine(piece, float(P[k, a + c : a + d].mean()), "image", 0.0))

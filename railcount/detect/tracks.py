@@ -134,10 +134,15 @@ class TrackSet:
     tracks : tuple of TrackLine
     gsd : float
         Ground sample distance of the image, metres.
+    doubtful : tuple of TrackLine
+        Chains the chain model doubted (no rail seen along a whole train looks
+        like this): not tracks, but lines on which
+        :func:`~railcount.detect.complete.complete_tracks` looks for a train.
     """
 
     tracks: tuple[TrackLine, ...]
     gsd: float
+    doubtful: tuple[TrackLine, ...] = ()
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -927,20 +932,23 @@ def find_tracks(
         models = (load_forest("track_points_1"), load_forest("track_points_2"), load_forest("track_chains"))
     c = track_chains(lum, mask, gsd=gsd, block_m=block_m, models=models[:2], origin=origin)
     lines: list[TrackLine] = []
+    doubtful: list[TrackLine] = []
     if c.chains:
         cf = chain_features(c)
         pc = models[2].predict_proba(cf)
         rails_seen = cf[:, CHAIN_NAMES.index("pair_share")]
+        thr = float(models[2].meta.get("threshold", 0.5))
         for k in range(len(c.chains)):
             poly = c.polyline(k, 0.25 * block_m)
-            if pc[k] < float(models[2].meta.get("threshold", 0.5)) or polyline_length(poly) < min_length_m:
+            if polyline_length(poly) < min_length_m:
                 continue
             # index metres of the working grid -> continuous pixel coordinates of the input
-            lines.append(TrackLine(points=(poly + 0.5 * c.gsd) / gsd, score=float(pc[k]),
-                                   rails=float(rails_seen[k])))
+            line = TrackLine(points=(poly + 0.5 * c.gsd) / gsd, score=float(pc[k]), rails=float(rails_seen[k]))
+            (lines if pc[k] >= thr else doubtful).append(line)
     rows, cols = np.shape(lum)
-    lines = _drop_overlaps(clip_tracks(lines, (0.0, 0.0, float(rows), float(cols))), gsd, min_length_m)
-    return TrackSet(tuple(lines), gsd)
+    box = (0.0, 0.0, float(rows), float(cols))
+    lines = _drop_overlaps(clip_tracks(lines, box), gsd, min_length_m)
+    return TrackSet(tuple(lines), gsd, tuple(clip_tracks(doubtful, box)))
 
 
 def _drop_overlaps(lines: list[TrackLine], gsd: float, min_length_m: float, tol_m: float = MIN_SPACING_M
