@@ -158,7 +158,8 @@ def _scene_files(scene_dir: Path, spec) -> tuple[Path, Path, Path]:
     return path, truth, tracks
 
 
-def score_scene(path: Path, truth_path: Path, tracks_path: Path, name: str, kind: str, gsd: float, **scan_kw):
+def score_scene(path: Path, truth_path: Path, tracks_path: Path, name: str, kind: str, gsd: float,
+                variant: str | None = None, **scan_kw):
     res = scan(path, **scan_kw)
     crs = res.crs
     truth = _car_centres(io.read_geojson(truth_path), crs)
@@ -172,7 +173,8 @@ def score_scene(path: Path, truth_path: Path, tracks_path: Path, name: str, kind
         attr = _attribute(truth, found, true_tracks, found_tracks)
     else:
         sc, attr = None, None
-    return _row(name, kind, gsd, len(truth), res, sc, ts, attr)
+    extra = {"variant": variant} if variant else {}
+    return _row(name, kind, gsd, len(truth), res, sc, ts, attr, **extra)
 
 
 def simulated(scene_dir: Path, limit: int | None) -> list[dict]:
