@@ -654,6 +654,25 @@ def test_http_missing_file_and_not_a_raster(tmp_path, fast_http):
             io.raster_info(f"{base}/page.tif")
 
 
+def test_remote_open_errors_follow_the_servers_answer_not_gdals_wording(tmp_path, fast_http, monkeypatch):
+    """GDAL may word a page it cannot read like a missing file; the server's status decides."""
+    import rasterio
+
+    (tmp_path / "page.tif").write_text("<html>not a raster</html>")
+
+    def vague(name, *args, **kwargs):
+        raise rasterio.errors.RasterioIOError(
+            f"{name}: No such file or directory; does not exist in the file system, and is not recognized as a "
+            "supported dataset name")
+
+    monkeypatch.setattr(rasterio, "open", vague)
+    with serve_directory(tmp_path) as base:
+        with pytest.raises(TileReadError, match="not a raster"):
+            io.raster_info(f"{base}/page.tif")
+        with pytest.raises(TileNotFoundError, match="not found"):
+            io.raster_info(f"{base}/missing.tif")
+
+
 def test_unreachable_url_fails_fast(fast_http):
     with socket.socket() as s:  # a port with nobody listening
         s.bind(("127.0.0.1", 0))

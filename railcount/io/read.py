@@ -121,16 +121,41 @@ def _sniff(path: str) -> str | None:
     return None
 
 
+def _http_status(url: str) -> int | None:
+    """The HTTP status of a one-byte range request for ``url`` (None if it cannot be asked or answered).
+
+    GDAL's message for a remote file it could not open does not always say
+    whether the server lacks the file or the file is not a raster; the
+    server's answer does.
+    """
+    import urllib.error
+    import urllib.request
+
+    if not url.lower().startswith(("http://", "https://")):
+        return None
+    req = urllib.request.Request(url, headers={"Range": "bytes=0-0"})
+    try:
+        timeout = float(os.environ.get("GDAL_HTTP_TIMEOUT", "10"))
+        with urllib.request.urlopen(req, timeout=timeout) as answer:  # http(s) only, checked above
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (OSError, ValueError):
+        return None
+
+
 def _open_error(name: str, exc: BaseException, remote: bool) -> TileReadError:
     msg = one_line(exc)
     low = msg.lower()
     if remote:
-        if "404" in low or "no such file" in low or "does not exist" in low:
+        status = _http_status(name)
+        if status in (404, 410) or (status is None and ("404" in low or "no such file" in low
+                                                         or "does not exist" in low)):
             return TileNotFoundError(f"not found: {name} (HTTP 404 or no such file on the server); check the URL")
         if "range" in low and "not supported" in low:
             return TileReadError(f"cannot read {name}: the server does not answer HTTP range requests; "
                                  "download the file and give its path")
-        if "not recognized" in low:
+        if "not recognized" in low or (status is not None and 200 <= status < 300):
             return TileReadError(f"not a raster: {name} is not a GeoTIFF, PNG or JPEG that GDAL can read")
         if any(k in low for k in ("curl error", "connect", "resolve", "timed out", "timeout",
                                   "http response code", "http error")):
