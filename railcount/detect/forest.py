@@ -67,16 +67,27 @@ class Forest:
         out = np.full(n, self.baseline)
         if n == 0:
             return out
-        rows = np.arange(n)[:, None]
+        feature, threshold, left, right, missing_left = self._walk_arrays
+        flat = X.ravel()
+        base = (np.arange(n) * X.shape[1])[:, None]
+        has_nan = bool(np.isnan(flat).any())
         idx = np.broadcast_to(self.roots[None, :], (n, len(self.roots))).copy()
         for _ in range(self.depth):
-            inner = ~self.leaf[idx]
-            if not inner.any():
-                break
-            x = X[rows, self.feature[idx]]
-            go_left = np.where(np.isnan(x), self.missing_left[idx], x <= self.threshold[idx])
-            idx = np.where(inner, np.where(go_left, self.left[idx], self.right[idx]), idx)
+            # a leaf sends every row back to itself (threshold +inf, both children itself)
+            x = flat[base + feature[idx]]
+            go_left = x <= threshold[idx]
+            if has_nan:
+                go_left = np.where(np.isnan(x), missing_left[idx], go_left)
+            idx = np.where(go_left, left[idx], right[idx])
         return out + self.value[idx].sum(axis=1)
+
+    @functools.cached_property
+    def _walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Node arrays in which leaves point to themselves, so every row walks ``depth`` steps alike."""
+        me = np.arange(len(self.leaf), dtype=np.int64)
+        return (np.where(self.leaf, 0, self.feature).astype(np.int64), np.where(self.leaf, np.inf, self.threshold),
+                np.where(self.leaf, me, self.left), np.where(self.leaf, me, self.right),
+                np.where(self.leaf, True, self.missing_left))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probability of the positive class for each row of ``X``."""
