@@ -554,9 +554,7 @@ class Working:
     lum, mask : ndarray
         Luminance and valid pixels on the working grid.
     gsd : float
-        Working pixel size, metres.
-    factor : int
-        Input pixels per working pixel along each axis.
+        Working pixel size, metres (a whole multiple of the input's).
     skip : (int, int)
         Input rows and columns before the first working pixel.
     origin : (int, int)
@@ -566,7 +564,6 @@ class Working:
     lum: np.ndarray
     mask: np.ndarray
     gsd: float
-    factor: int
     skip: tuple[int, int]
     origin: tuple[int, int]
 
@@ -580,10 +577,10 @@ def working_image(lum: np.ndarray, mask: np.ndarray, gsd: float, origin: tuple[i
     """
     k = max(1, int(0.2 / gsd)) if gsd < 0.2 else 1
     if k == 1:
-        return Working(lum, mask, gsd, 1, (0, 0), (int(origin[0]), int(origin[1])))
+        return Working(lum, mask, gsd, (0, 0), (int(origin[0]), int(origin[1])))
     sr, sc = (-int(origin[0])) % k, (-int(origin[1])) % k
     return Working(_block_mean(lum[sr:, sc:], k), _block_mean(mask[sr:, sc:].astype(np.float32), k) > 0.999,
-                   gsd * k, k, (sr, sc), ((int(origin[0]) + sr) // k, (int(origin[1]) + sc) // k))
+                   gsd * k, (sr, sc), ((int(origin[0]) + sr) // k, (int(origin[1]) + sc) // k))
 
 
 def image_candidates(lum: np.ndarray, mask: np.ndarray, gsd: float, *, block_m: float = 16.0,
