@@ -685,3 +685,60 @@ def test_benchmark_appends_ballast_and_crossover_scenes():
     assert all(0.3 <= s.gsd <= 0.5 for s in new)
     (xo,) = [s for s in new if s.name.endswith("crossovers")]
     assert sum(t.kind == "crossover" for t in make_layout(xo).tracks) >= 3
+
+
+# --------------------------------------------------------------------------- seen off nadir
+def test_cars_lean_away_from_the_sensor_and_show_a_side():
+    """Off nadir, a car's changed pixels shift towards the lean azimuth by about height x tan(angle)."""
+    spec = SceneSpec(gsd=0.25, width_m=60, height_m=50, n_cars=1, seed=5, n_tracks=1, car_types=("boxcar",),
+                     yard_angle_deg=0.0, curvature=0.0, lookalikes=False, masts=False, sun_azimuth_deg=180.0,
+                     sun_elevation_deg=90.0, **CLEAN)
+    nadir = render_scene(spec)
+    (car,) = nadir.cars
+    xs, ys = _pixel_centres(nadir)
+    centres = []
+    for angle in (0.0, 30.0):
+        view = spec.replace(off_nadir_deg=angle, lean_azimuth_deg=0.0)  # leaning north
+        scene, empty = render_scene(view), render_scene(view.replace(n_cars=0))
+        assert scene.cars == nadir.cars  # the truth is the footprint whatever the view
+        changed = _diff(scene, empty) > 3
+        centres.append((xs[changed].mean(), ys[changed].mean(), changed.sum()))
+    (x0, y0, n0), (x1, y1, n1) = centres
+    shift = car.height_m * math.tan(math.radians(30.0))
+    assert abs(x1 - x0) < spec.gsd
+    # the top moved north by the full shift, the side fills the footprint's southern half: the middle moves half
+    assert 0.3 * shift < y1 - y0 < 0.7 * shift
+    assert n1 > n0 * (1 + 0.6 * shift / car.width_m)  # top and side cover more ground than the footprint
+
+
+@pytest.mark.slow
+def test_leaning_scenes_do_not_depend_on_tiling():
+    spec = SceneSpec(gsd=0.5, width_m=100, height_m=80, n_cars=10, seed=14, n_tracks=6, off_nadir_deg=30.0,
+                     lean_azimuth_deg=235.0)
+    a, b = render_scene(spec), render_scene(spec, tile=32)
+    assert np.array_equal(a.pixels, b.pixels)
+    assert not np.array_equal(a.pixels, render_scene(spec.replace(off_nadir_deg=0.0)).pixels)
+
+
+def test_off_nadir_range(tmp_path):
+    with pytest.raises(ValueError, match="off_nadir_deg"):
+        SceneSpec(off_nadir_deg=60.0)
+    args = ["simulate", str(tmp_path / "o.tif"), "--cars", "3", "--gsd", "1", "--width-m", "80", "--height-m", "60",
+            "--tracks", "2"]
+    r = CliRunner().invoke(cli, [*args, "--off-nadir", "60"])
+    assert r.exit_code != 0 and "off_nadir_deg must be 0-45" in r.output and not (tmp_path / "o.tif").exists()
+    r = CliRunner().invoke(cli, [*args, "--off-nadir", "25", "--lean-azimuth", "135"])
+    assert r.exit_code == 0, r.output
+
+
+def test_training_scenes_seen_off_nadir_differ_in_the_view_only():
+    from railcount.synth import training_specs
+
+    nadir = training_specs(12)
+    oblique = training_specs(12, oblique_share=1.0)
+    assert all(s.off_nadir_deg == 0 for s in nadir)
+    assert all(0 < s.off_nadir_deg <= 35 and 0 <= s.lean_azimuth_deg < 360 for s in oblique)
+    for a, b in zip(nadir, oblique):
+        assert b.replace(off_nadir_deg=0.0, lean_azimuth_deg=0.0, n_cars=a.n_cars) == a
+    half = training_specs(40, oblique_share=0.5)
+    assert 8 <= sum(s.off_nadir_deg > 0 for s in half) <= 32

@@ -52,6 +52,10 @@ def _check_folder(path: Path) -> None:
               help="Acquisition date (UTC) for the tags and the sun.")
 @click.option("--sun-azimuth", type=float, default=None, help="Sun azimuth, degrees clockwise from north.")
 @click.option("--sun-elevation", type=float, default=None, help="Sun elevation, degrees.")
+@click.option("--off-nadir", type=float, default=0.0, show_default=True,
+              help="View angle from straight down, degrees (0-45): cars, masts and buildings lean, their sides show.")
+@click.option("--lean-azimuth", type=float, default=0.0, show_default=True,
+              help="Direction raised things lean towards (away from the sensor), degrees clockwise from north.")
 @click.option("--haze", type=float, default=0.06, show_default=True)
 @click.option("--noise", type=float, default=2.5, show_default=True, help="Noise sigma, 8-bit DN.")
 @click.option("--blur", type=float, default=0.5, show_default=True, help="PSF sigma, output pixels.")
@@ -68,8 +72,8 @@ def _check_folder(path: Path) -> None:
               help="Instead: write the benchmark scene set and its manifest.csv into this folder.")
 @click.option("--limit", type=int, default=None, help="With --benchmark-set: only the first N scenes.")
 def simulate(out, n_cars, gsd, seed, layout_seed, width_m, height_m, n_tracks, layout, car_types, crs, origin,
-             date, sun_azimuth, sun_elevation, haze, noise, blur, jpeg_quality, misregistration, ground, gauge,
-             no_lookalikes, no_masts, sample_tiles, benchmark_set, limit):
+             date, sun_azimuth, sun_elevation, off_nadir, lean_azimuth, haze, noise, blur, jpeg_quality,
+             misregistration, ground, gauge, no_lookalikes, no_masts, sample_tiles, benchmark_set, limit):
     """Write a SIMULATED rail-yard scene OUT.tif and its truth OUT.truth.geojson.
 
     \b
@@ -117,7 +121,8 @@ def simulate(out, n_cars, gsd, seed, layout_seed, width_m, height_m, n_tracks, l
         spec = SceneSpec(
             gsd=g, n_cars=n_cars, seed=seed, layout_seed=layout_seed, width_m=width_m, height_m=height_m,
             n_tracks=n_tracks, layout=layout, crs=crs, origin=tuple(origin) if origin else None, date=date,
-            sun_azimuth_deg=sun_azimuth, sun_elevation_deg=sun_elevation, haze=haze, noise=noise, blur=blur,
+            sun_azimuth_deg=sun_azimuth, sun_elevation_deg=sun_elevation, off_nadir_deg=off_nadir,
+            lean_azimuth_deg=lean_azimuth, haze=haze, noise=noise, blur=blur,
             jpeg_quality=jpeg_quality or None, misregistration_px=misregistration, ground=ground, gauge=gauge,
             lookalikes=not no_lookalikes, masts=not no_masts, **options,
         )

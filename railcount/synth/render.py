@@ -26,7 +26,20 @@ from scipy import ndimage
 from . import noise as nz
 from .layout import Box, Layout, PlacedCar, Track, TrackLook
 
-__all__ = ["Canvas", "render_window", "Lighting"]
+__all__ = ["Canvas", "render_window", "Lighting", "View"]
+
+
+@dataclass(frozen=True)
+class View:
+    """Where the sensor looks from: its off-nadir angle and the azimuth raised things lean towards."""
+
+    off_nadir_deg: float = 0.0
+    lean_azimuth_deg: float = 0.0
+
+    @property
+    def lean(self) -> float:
+        """Metres a point is displaced per metre of height (``tan(off_nadir)``)."""
+        return math.tan(math.radians(self.off_nadir_deg))
 
 
 @dataclass(frozen=True)
@@ -656,6 +669,54 @@ def _cast_shadows(cv: Canvas, light: Lighting) -> np.ndarray:
     return np.maximum(full, cv.overhead_shadow)
 
 
+# --------------------------------------------------------------------------- relief displacement
+#: Height below which a raised thing's side is its dark running gear or plinth, metres.
+_UNDERFRAME_M = 1.0
+
+
+def _lean(rad: np.ndarray, cv: Canvas, light: Lighting, view: View) -> np.ndarray:
+    """The radiance as seen off-nadir: raised things drawn leaning away from the sensor.
+
+    Every raised fine pixel is a column from the ground to its height; the
+    column is swept towards ``view.lean_azimuth_deg`` one fine pixel per step
+    of height and painted lowest first, so higher surfaces hide lower ones:
+    its sides (the object's colour, lit by the sun as a wall facing the
+    sensor, dark below :data:`_UNDERFRAME_M`) and, last, its top. Shadows
+    stay where they fell on the ground.
+    """
+    t = view.lean
+    raised = cv.z > 0.05
+    if t <= 1e-6 or not raised.any():
+        return rad
+    rr, cc = np.nonzero(raised)
+    zz = cv.z[rr, cc]
+    top = np.rint(zz * t / cv.f).astype(np.int64)
+    order = np.argsort(-top, kind="stable")
+    rr, cc, top = rr[order], cc[order], top[order]
+    phi = math.radians(view.lean_azimuth_deg)
+    east, north = math.sin(phi), math.cos(phi)
+    # the wall seen faces the sensor: its normal points against the lean
+    sun = light.sun_vec
+    cos_wall = max(0.0, -(east * sun[0] + north * sun[1]))
+    amb = light.ambient
+    norm = amb + (1 - amb) * sun[2]
+    tint = np.asarray(light.sky_tint, np.float32)[:, None]
+    wall = cv.albedo[:, rr, cc] * ((amb * tint + (1 - amb) * cos_wall) / np.float32(norm))
+    roof = rad[:, rr, cc]
+    out = rad.copy()
+    # top is descending, so the columns still rising at step s are its first n_at[s] entries
+    n_at = np.searchsorted(-top, -np.arange(int(top[0]) + 1), side="right")
+    for s in range(int(top[0]) + 1):
+        n = int(n_at[s])
+        r2 = rr[:n] + int(round(-s * north))
+        c2 = cc[:n] + int(round(s * east))
+        ok = (r2 >= 0) & (r2 < cv.nr) & (c2 >= 0) & (c2 < cv.nc)
+        shade = np.float32(0.45 if s * cv.f / t < _UNDERFRAME_M else 1.0)
+        col = np.where(top[:n] == s, roof[:, :n], wall[:, :n] * shade)
+        out[:, r2[ok], c2[ok]] = col[:, ok]
+    return out
+
+
 # --------------------------------------------------------------------------- entry point
 def _select(layout: Layout, key: str, items: tuple, wb: tuple[float, float, float, float]) -> list:
     """Items whose bounding box (grown by an overhead member's shadow reach) meets the window ``wb``."""
@@ -677,7 +738,7 @@ def _select(layout: Layout, key: str, items: tuple, wb: tuple[float, float, floa
 
 def render_window(
     layout: Layout, *, x0: float, y0: float, f: float, r0: int, c0: int, nr: int, nc: int,
-    seed: int, light: Lighting,
+    seed: int, light: Lighting, view: View | None = None,
 ) -> np.ndarray:
     """Render the fine-grid window ``[r0:r0+nr, c0:c0+nc]`` of a scene.
 
@@ -695,6 +756,8 @@ def render_window(
         Texture seed (the site seed, so textures stay put between dates).
     light : Lighting
         Sun and sky.
+    view : View, optional
+        Where the sensor looks from (straight down by default).
 
     Returns
     -------
@@ -737,4 +800,5 @@ def render_window(
     direct = (1 - amb) * cv.cosi * (1 - shadow)
     tint = np.asarray(light.sky_tint, np.float32)[:, None, None]
     irr = (amb * tint + direct[None]) / np.float32(norm)
-    return cv.albedo * irr
+    rad = cv.albedo * irr
+    return rad if view is None else _lean(rad, cv, light, view)

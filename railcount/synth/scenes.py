@@ -23,7 +23,7 @@ from affine import Affine
 from ..priors import CAR_TYPES
 from . import sensor
 from .layout import Layout, make_layout, scene_bounds
-from .render import Lighting, render_window
+from .render import Lighting, View, render_window
 from .spec import SceneSpec, TruthCar
 
 __all__ = [
@@ -254,7 +254,8 @@ def scene_lighting(spec: SceneSpec) -> tuple[Lighting, float, tuple[float, float
 def _margin_px(spec: SceneSpec, layout: Layout, light: Lighting) -> int:
     hmax = max([c.truth.height_m for c in layout.cars] + [b.height for b in layout.objects] + [1.5])
     shadow = min(hmax, 25.0) / math.tan(math.radians(max(light.elevation_deg, 5.0)))
-    m = shadow + 3.5 * spec.blur * spec.gsd + 2 * spec.misregistration_px * spec.gsd + 2.0
+    lean = min(hmax, 25.0) * math.tan(math.radians(spec.off_nadir_deg))
+    m = shadow + lean + 3.5 * spec.blur * spec.gsd + 2 * spec.misregistration_px * spec.gsd + 2.0
     return int(math.ceil(m / spec.gsd)) + 2
 
 
@@ -304,7 +305,8 @@ def _tiles(spec: SceneSpec, layout: Layout, tile: int | None) -> Iterator[tuple[
         for c0 in range(0, cols, tile):
             nc = min(tile, cols - c0)
             fine = render_window(layout, x0=x0, y0=y0, f=f, r0=(r0 - M) * k, c0=(c0 - M) * k,
-                                 nr=(nr + 2 * M) * k, nc=(nc + 2 * M) * k, seed=spec.site_seed, light=light)
+                                 nr=(nr + 2 * M) * k, nc=(nc + 2 * M) * k, seed=spec.site_seed, light=light,
+                                 view=View(spec.off_nadir_deg, spec.lean_azimuth_deg) if spec.off_nadir_deg else None)
             img = sensor.optics(fine, k=k, blur_px=spec.blur, misregistration_px=spec.misregistration_px)
             del fine
             img = img[:, M:M + nr, M:M + nc]

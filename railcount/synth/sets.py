@@ -42,6 +42,7 @@ MANIFEST_COLUMNS = (
     "path", "truth_path", "name", "gsd", "n_cars", "n_tracks", "conditions", "car_types", "seed",
     "width_m", "height_m", "haze", "noise", "blur", "jpeg_quality", "misregistration_px",
     "sun_azimuth_deg", "sun_elevation_deg", "lookalikes", "lookalike_density", "masts", "ground", "gauge",
+    "off_nadir_deg", "lean_azimuth_deg",
 )
 
 _WAGONS = tuple(t for t in CAR_TYPES if t != "locomotive")
@@ -53,7 +54,7 @@ def _tracks_for(n_cars: int, side_m: float = 300.0) -> int:
 
 
 def benchmark_specs() -> list[SceneSpec]:
-    """The deterministic scene set of the accuracy benchmark (52 scenes, 300 m x 300 m).
+    """The deterministic scene set of the accuracy benchmark (54 scenes, 300 m x 300 m).
 
     Groups (the ``conditions`` label is the scene name's suffix):
 
@@ -66,7 +67,9 @@ def benchmark_specs() -> list[SceneSpec]:
     - empty yards (tracks, no cars) with many look-alikes at 0.3-3 m;
     - packed yards of 160+ cars at 0.3-3 m;
     - yard-wide ballast beds at 0.3-0.5 m (one of them empty: rails and
-      sleepers on ballast only) and a yard with several crossovers at 0.4 m.
+      sleepers on ballast only) and a yard with several crossovers at 0.4 m;
+    - two yards seen 25-30 degrees off nadir at 0.3 and 0.5 m (cars lean,
+      their sides show).
 
     Scenes are only ever appended, so a scene keeps its name and index.
 
@@ -108,6 +111,9 @@ def benchmark_specs() -> list[SceneSpec]:
     rows.append(("ballast_empty", dict(gsd=0.3, n_cars=0, ground="ballast", lookalike_density=2.5)))
     rows.append(("ballast_busy", dict(gsd=0.4, n_cars=110, ground="ballast", curvature=1 / 800)))
     rows.append(("crossovers", dict(gsd=0.4, n_cars=60, crossovers=4, n_tracks=10)))
+    # seen off nadir: cars, masts and buildings lean, their sides show
+    rows.append(("oblique", dict(gsd=0.3, n_cars=70, off_nadir_deg=25.0, lean_azimuth_deg=30.0)))
+    rows.append(("oblique", dict(gsd=0.5, n_cars=70, off_nadir_deg=30.0, lean_azimuth_deg=200.0)))
     specs = []
     for i, (label, kw) in enumerate(rows):
         kw.setdefault("n_tracks", _tracks_for(kw["n_cars"]))
@@ -116,7 +122,7 @@ def benchmark_specs() -> list[SceneSpec]:
     return specs
 
 
-def training_specs(n: int, seed0: int = 20000) -> list[SceneSpec]:
+def training_specs(n: int, seed0: int = 20000, *, oblique_share: float = 0.0) -> list[SceneSpec]:
     """``n`` varied scenes for training a detector (domain randomisation).
 
     Scene ``i`` depends on ``seed0 + i`` only (so a longer list starts with a
@@ -130,7 +136,10 @@ def training_specs(n: int, seed0: int = 20000) -> list[SceneSpec]:
       or a through station; curvature 0 to 1/400 per metre; gauge;
     - sun elevation 15-75 degrees at any azimuth, haze 0-0.3, noise 1-8, blur
       0.3-1.3 px, JPEG quality 40-95 (or none, 25%), band misregistration,
-      exposure, look-alike density 0-3, masts on (70%) or off.
+      exposure, look-alike density 0-3, masts on (70%) or off;
+    - the view: straight down, or (in ``oblique_share`` of the scenes) 0-35
+      degrees off nadir, leaning any way; drawn from a stream of its own, so
+      every other draw is that of the same scene seen straight down.
 
     Parameters
     ----------
@@ -138,6 +147,9 @@ def training_specs(n: int, seed0: int = 20000) -> list[SceneSpec]:
         Number of scenes.
     seed0 : int
         Seed of the first scene.
+    oblique_share : float
+        Share (0-1) of the scenes seen off nadir (``python -m
+        railcount.training --oblique-share``; the packaged models: 0).
 
     Returns
     -------
@@ -173,6 +185,10 @@ def training_specs(n: int, seed0: int = 20000) -> list[SceneSpec]:
             lookalikes=density > 0.05, lookalike_density=density, masts=bool(rng.random() < 0.7),
             name=f"train{seed}", description=f"training scene (seed {seed})",
         )
+        view = np.random.default_rng(np.random.SeedSequence([seed, 73]))
+        if view.random() >= 1.0 - oblique_share:
+            spec = spec.replace(off_nadir_deg=round(float(view.uniform(0.0, 35.0)), 1),
+                                lean_azimuth_deg=round(float(view.uniform(0.0, 360.0)), 1))
         while True:  # fewer cars until they fit
             try:
                 make_layout(spec)
@@ -257,6 +273,7 @@ def manifest_row(spec: SceneSpec, path: Path, truth: Path, root: Path) -> dict[s
         "sun_elevation_deg": "" if spec.sun_elevation_deg is None else f"{spec.sun_elevation_deg:g}",
         "lookalikes": str(spec.lookalikes).lower(), "lookalike_density": f"{spec.lookalike_density:g}",
         "masts": str(spec.masts).lower(), "ground": spec.ground, "gauge": spec.gauge,
+        "off_nadir_deg": f"{spec.off_nadir_deg:g}", "lean_azimuth_deg": f"{spec.lean_azimuth_deg:g}",
     }
 
 

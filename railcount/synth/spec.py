@@ -92,6 +92,16 @@ class SceneSpec:
         Sun position (azimuth clockwise from north). ``None``: computed from
         ``date`` (when it has a time of day) and the scene's location, else drawn
         from ``seed``.
+    off_nadir_deg : float
+        How far from straight down the sensor looks, degrees (0-45). Raised
+        things lean away from it: a point ``h`` metres up is seen
+        ``h * tan(off_nadir_deg)`` metres towards ``lean_azimuth_deg``, so the
+        tops of cars, buildings and masts are displaced and their sides show,
+        as in orthophotos and off-nadir satellite images. The truth stays the
+        footprint on the ground.
+    lean_azimuth_deg : float
+        Direction raised things lean towards (away from the sensor), degrees
+        clockwise from north.
     haze : float
         Fraction (0-1) of the signal replaced by a bright, bluish path radiance.
     noise : float
@@ -146,6 +156,8 @@ class SceneSpec:
     gauge: Gauge = "mixed"
     sun_azimuth_deg: float | None = None
     sun_elevation_deg: float | None = None
+    off_nadir_deg: float = 0.0
+    lean_azimuth_deg: float = 0.0
     haze: float = 0.06
     noise: float = 2.5
     blur: float = 0.5
@@ -185,6 +197,8 @@ class SceneSpec:
             raise ValueError(f"jpeg_quality must be 1-100 or None, got {self.jpeg_quality}")
         if self.sun_elevation_deg is not None and not 5.0 <= self.sun_elevation_deg <= 90.0:
             raise ValueError(f"sun_elevation_deg must be 5-90, got {self.sun_elevation_deg}")
+        if not 0.0 <= self.off_nadir_deg <= 45.0:
+            raise ValueError(f"off_nadir_deg must be 0-45, got {self.off_nadir_deg}")
         if self.layout not in ("yard", "station"):
             raise ValueError(f"layout must be 'yard' or 'station', got {self.layout!r}")
         if self.gauge not in ("mixed", "1435", "1520", "dual"):

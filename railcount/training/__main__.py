@@ -1,7 +1,8 @@
 """``python -m railcount.training`` (``make train``): retrain the detector's models on simulated scenes.
 
 Renders the training scenes of :func:`railcount.synth.training_specs` (cached
-as ``.npz`` files, so a second run only refits), then fits
+as ``.npz`` files, so a second run only refits; ``--oblique-share`` sees some
+of them off nadir), then fits
 
 - the track-point and track-chain models (:mod:`railcount.training.tracks`),
 - the car body, coupling-gap and verifier models (:mod:`railcount.training.cars`),
@@ -27,16 +28,21 @@ import numpy as np
 log = logging.getLogger("railcount.training")
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+#: Training scenes the packaged models are fitted on.
+SCENES = 90
+#: Share of them seen off nadir (cars lean, their sides show, as in orthophotos and off-nadir satellite images);
+#: the packaged models see every scene straight down.
+OBLIQUE_SHARE = 0.0
 
 
-def render_cached(n: int, cache: Path, seed0: int = 20000) -> list[Path]:
+def render_cached(n: int, cache: Path, seed0: int = 20000, oblique_share: float = 0.0) -> list[Path]:
     """Render (or reuse) the first ``n`` training scenes from ``seed0`` as ``.npz`` files in ``cache``."""
     from ..synth import render_scene
     from ..synth.sets import training_specs
 
     cache.mkdir(parents=True, exist_ok=True)
     paths = []
-    for spec in training_specs(n, seed0=seed0):
+    for spec in training_specs(n, seed0=seed0, oblique_share=oblique_share):
         path = cache / f"{spec.name}.npz"
         paths.append(path)
         if path.exists():
@@ -130,15 +136,24 @@ def calibrate(paths: list[Path]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m railcount.training", description=__doc__.splitlines()[0])
-    ap.add_argument("--scenes", type=int, default=90, help="number of training scenes (default 90)")
-    ap.add_argument("--cache", type=Path, default=Path("build/train"), help="scene cache folder")
+    ap.add_argument("--scenes", type=int, default=SCENES, help=f"number of training scenes (default {SCENES})")
+    ap.add_argument("--cache", type=Path,
+                    help="scene cache folder (default build/train; build/train_oblique<share> for another share)")
+    ap.add_argument("--oblique-share", type=float, default=OBLIQUE_SHARE,
+                    help=f"share of the scenes seen off nadir (default {OBLIQUE_SHARE:g})")
     ap.add_argument("--only", choices=("tracks", "cars", "calibration"), help="fit one part only")
     ap.add_argument("--validation", type=int, default=80,
                     help="number of validation scenes the count intervals are calibrated on (default 80)")
     args = ap.parse_args(argv)
+    if not 0.0 <= args.oblique_share <= 1.0:
+        ap.error("--oblique-share must be between 0 and 1")
+    if args.cache is None:  # a scene seen off nadir has the name of the same scene seen straight down
+        other = args.oblique_share != OBLIQUE_SHARE
+        args.cache = Path("build/train" + (f"_oblique{args.oblique_share:g}" if other else ""))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
-    paths = render_cached(args.scenes, args.cache) if args.only != "calibration" else []
+    paths = [] if args.only == "calibration" else render_cached(args.scenes, args.cache,
+                                                                 oblique_share=args.oblique_share)
     reports = {}
     if args.only in (None, "tracks"):
         reports["tracks"] = train_tracks(paths)
@@ -148,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         # after the models: the intervals describe the errors of the models just written
         from .calibration import VALIDATION_SEED0
 
-        val = render_cached(args.validation, args.cache.with_name(args.cache.name + "_validation"), VALIDATION_SEED0)
+        val = render_cached(args.validation, args.cache.with_name(args.cache.name + "_validation"), VALIDATION_SEED0,
+                            args.oblique_share)
         reports["calibration"] = calibrate(val)
     print(json.dumps(reports, indent=1))
     print(f"trained in {time.perf_counter() - t0:.0f} s")
