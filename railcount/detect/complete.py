@@ -36,6 +36,9 @@ MIN_CARS = 2
 #: A doubted chain is read for trains where it runs within this distance of a found track
 #: (two track spacings: a yard's tracks lie side by side), metres.
 YARD_M = 2 * TRACK_SPACING_M[1]
+#: Offsets across a doubted chain at which its train is looked for, metres (where cars hide the rails
+#: the chain's points are joined across the gap, so it may run a little off the track).
+ACROSS_M = (-1.0, -0.5, 0.0, 0.5, 1.0)
 #: Positions read along each candidate line (every this many strip samples).
 EVERY = 4
 
@@ -106,9 +109,11 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
         if len(base) < 2 or not kept:
             continue
         near = near_polylines(base, [k.points for k in kept], YARD_M / gsd)
+        nrm = _normals(base)
         for a, b in runs(near):
             if b - a >= 2:
-                _trains_on([base[a:b]], lum, chroma, mask, gsd, models, kept, added)
+                _trains_on([base[a:b] + off / gsd * nrm[a:b] for off in ACROSS_M], lum, chroma, mask, gsd, models,
+                           kept, added)
     kept += added
     frontier = [t for t in kept if t.source == "image"]
     for _ in range(rounds):
