@@ -738,7 +738,7 @@ def _select(layout: Layout, key: str, items: tuple, wb: tuple[float, float, floa
 
 def render_window(
     layout: Layout, *, x0: float, y0: float, f: float, r0: int, c0: int, nr: int, nc: int,
-    seed: int, light: Lighting, view: View | None = None,
+    seed: int, light: Lighting, view: View = View(),
 ) -> np.ndarray:
     """Render the fine-grid window ``[r0:r0+nr, c0:c0+nc]`` of a scene.
 
@@ -801,4 +801,4 @@ def render_window(
     tint = np.asarray(light.sky_tint, np.float32)[:, None, None]
     irr = (amb * tint + direct[None]) / np.float32(norm)
     rad = cv.albedo * irr
-    return rad if view is None else _lean(rad, cv, light, view)
+    return _lean(rad, cv, light, view)

@@ -251,11 +251,10 @@ def scene_lighting(spec: SceneSpec) -> tuple[Lighting, float, tuple[float, float
 
 
 # --------------------------------------------------------------------------- render
-def _margin_px(spec: SceneSpec, layout: Layout, light: Lighting) -> int:
+def _margin_px(spec: SceneSpec, layout: Layout, light: Lighting, view: View) -> int:
     hmax = max([c.truth.height_m for c in layout.cars] + [b.height for b in layout.objects] + [1.5])
     shadow = min(hmax, 25.0) / math.tan(math.radians(max(light.elevation_deg, 5.0)))
-    lean = min(hmax, 25.0) * math.tan(math.radians(spec.off_nadir_deg))
-    m = shadow + lean + 3.5 * spec.blur * spec.gsd + 2 * spec.misregistration_px * spec.gsd + 2.0
+    m = shadow + min(hmax, 25.0) * view.lean + 3.5 * spec.blur * spec.gsd + 2 * spec.misregistration_px * spec.gsd + 2.0
     return int(math.ceil(m / spec.gsd)) + 2
 
 
@@ -296,7 +295,8 @@ def _tiles(spec: SceneSpec, layout: Layout, tile: int | None) -> Iterator[tuple[
     f = spec.gsd / k
     rows, cols = spec.shape
     x0, y0, _, _ = scene_bounds(spec)
-    M = _margin_px(spec, layout, light)
+    view = View(spec.off_nadir_deg, spec.lean_azimuth_deg)
+    M = _margin_px(spec, layout, light, view)
     if tile is None:
         tile = max(TILE_ALIGN, (_FINE_TILE // k - 2 * M) // TILE_ALIGN * TILE_ALIGN)
     tile = int(math.ceil(tile / TILE_ALIGN) * TILE_ALIGN)
@@ -306,7 +306,7 @@ def _tiles(spec: SceneSpec, layout: Layout, tile: int | None) -> Iterator[tuple[
             nc = min(tile, cols - c0)
             fine = render_window(layout, x0=x0, y0=y0, f=f, r0=(r0 - M) * k, c0=(c0 - M) * k,
                                  nr=(nr + 2 * M) * k, nc=(nc + 2 * M) * k, seed=spec.site_seed, light=light,
-                                 view=View(spec.off_nadir_deg, spec.lean_azimuth_deg) if spec.off_nadir_deg else None)
+                                 view=view)
             img = sensor.optics(fine, k=k, blur_px=spec.blur, misregistration_px=spec.misregistration_px)
             del fine
             img = img[:, M:M + nr, M:M + nc]

@@ -186,7 +186,7 @@ def training_specs(n: int, seed0: int = 20000, *, oblique_share: float = 0.0) ->
             name=f"train{seed}", description=f"training scene (seed {seed})",
         )
         view = np.random.default_rng(np.random.SeedSequence([seed, 73]))
-        if view.random() >= 1.0 - oblique_share:
+        if view.random() >= 1.0 - oblique_share:  # a larger share keeps every scene a smaller one sees off nadir
             spec = spec.replace(off_nadir_deg=round(float(view.uniform(0.0, 35.0)), 1),
                                 lean_azimuth_deg=round(float(view.uniform(0.0, 360.0)), 1))
         while True:  # fewer cars until they fit
