@@ -2,9 +2,10 @@
 
 This is the one place where the I/O layer and the detector meet: the detector
 sees arrays and a GSD, never a path. Large rasters are read in overlapping
-windows; a detection is kept by the one window whose core (the window less half
-the overlap on each inner side) holds its centre, so a car on a seam is counted
-once, and peak memory is bounded by one window whatever the raster's size.
+windows, each answering for a square of ``window_px`` and read with
+:data:`OVERLAP_M` of context around it; a detection is kept by the one window
+whose core holds its centre, so a car on a seam is counted once, and peak
+memory is bounded by one window whatever the raster's size.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["scan", "scan_raster", "scan_tracks", "WINDOW_PX", "OVERLAP_M", "SNAP_M"]
 
-#: Side of the windows a large raster is read in, in pixels.
+#: Side of the square each window of a large raster answers for, in pixels.
 WINDOW_PX = 2048
-#: Overlap between windows, metres: more than a car's length plus the context
-#: the features look at, so a car whose centre lies in a window's core is whole.
+#: Context read around each window's square, metres: more than a car's length
+#: plus what the features and track chains look at, so what is found in the
+#: square does not depend on the window's size.
 OVERLAP_M = 80.0
 #: Default tolerance, metres, within which a user's track lines are snapped to the tracks seen.
 SNAP_M = 3.0
@@ -260,7 +262,9 @@ def scan(
     progress : bool
         Show a progress bar over windows (stderr).
     window_px : int
-        Window side for large rasters.
+        Side of the square each window of a large raster answers for; each is
+        read with :data:`OVERLAP_M` of context around it (memory grows with
+        the square of the sum).
     workers : int
         Processes that scan the windows of a large raster side by side (each
         needs one window's memory). The result does not depend on it.
@@ -339,16 +343,18 @@ def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px
     if note:
         log.warning(note)
     rows, cols = int(info["height"]), int(info["width"])
-    if aoi is None and rows <= window_px and cols <= window_px:
+    # each window answers for a square of `window_px` and is read with OVERLAP_M of the
+    # picture around it, so what is found in its core saw the same context whatever its size
+    context = int(np.ceil(OVERLAP_M / float(info["gsd_m"])))
+    size = window_px + 2 * context
+    if aoi is None and rows <= size and cols <= size:
         raster = io.read_raster(source, gsd=gsd, date=date)
         if cars:
             return scan_raster(raster, tracks=tracks, snap_m=snap_m, config=config)
         found = _find_in(raster, tracks, None, snap_m, cars=False)
         return raster, found.mode, (), list(found.tracks), raster.shape, raster.bounds_lonlat()
-    overlap = int(np.ceil(OVERLAP_M / float(info["gsd_m"])))
-    overlap = min(overlap, window_px // 2)
-    windows = io.iter_windows(source, size=window_px, overlap=overlap, aoi=aoi, gsd=gsd, date=date)
-    total = io.count_windows(source, size=window_px, overlap=overlap, aoi=aoi)
+    windows = io.iter_windows(source, size=size, overlap=2 * context, aoi=aoi, gsd=gsd, date=date)
+    total = io.count_windows(source, size=size, overlap=2 * context, aoi=aoi)
     # every window is normalised by the levels of the whole raster (or AOI), not its own
     pixels, valid = io.read_sample(source, aoi=aoi)
     levels = image_levels(np.moveaxis(pixels, 0, -1), valid)
