@@ -407,8 +407,8 @@ def write_report(rows: list[dict], summary: dict, seconds: float) -> None:
     res_dir = ROOT / "benchmarks" / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
     io.write_json(res_dir / "accuracy.json", {"summary": summary, "rows": rows, "seconds": round(seconds, 1)})
-    cols = ["scene", "set", "gsd", "mode", "true", "count", "low", "high", "bounded", "found", "tp", "precision", "recall",
-            "f1", "track_recall", "track_precision", "miss_no_track", "miss_on_track", "false_on_false_track",
+    cols = ["scene", "set", "gsd", "mode", "true", "count", "low", "high", "bounded", "found", "tp", "precision",
+            "recall", "f1", "track_recall", "track_precision", "miss_no_track", "miss_on_track", "false_on_false_track",
             "false_on_true_track", "note"]
     lines = ["# Accuracy", "",
              "Produced by `make bench-accuracy` (`python benchmarks/accuracy.py`); do not edit by hand. "

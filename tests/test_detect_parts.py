@@ -90,3 +90,23 @@ def test_body_runs_bridge_short_breaks_and_drop_fragments():
     p[300:310] = 0.9  # 2.5 m: a fragment
     runs = body_runs(p)
     assert runs == [(40, 200)]
+
+
+def test_training_sees_grey_scenes_without_colour():
+    """A scene trained on as one grey band has the colour signal of a one-band image, and nothing else moves."""
+    from drawn import consist, draw_yard
+
+    from railcount.detect.strips import SIGNAL_NAMES
+    from railcount.training.cars import scene_strips
+
+    gsd = 0.3
+    img, centres = draw_yard(gsd=gsd, cars=consist(0, 20.0, 3, colours=((200, 60, 40),)))
+    cols = np.arange(0.0, img.shape[1], 4.0)
+    tracks = [np.column_stack([np.full(cols.size, t / gsd), cols]) for t in (30.0, 35.0)]
+    cars = np.column_stack([centres, np.zeros((len(centres), 4))])
+    colour, grey = (scene_strips(img, gsd, tracks, cars, rng=np.random.default_rng(1), grey=g) for g in (False, True))
+    c = SIGNAL_NAMES.index("chroma")
+    assert max(float(s[c].max()) for s in colour.signals) > 0.1
+    for a, b in zip(colour.signals, grey.signals, strict=True):
+        assert not b[c].any()
+        np.testing.assert_array_equal(np.delete(a, c, axis=0), np.delete(b, c, axis=0))

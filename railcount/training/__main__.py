@@ -5,7 +5,8 @@ as ``.npz`` files, so a second run only refits; ``--oblique-share`` sees some
 of them off nadir), then fits
 
 - the track-point and track-chain models (:mod:`railcount.training.tracks`),
-- the car body, coupling-gap and verifier models (:mod:`railcount.training.cars`),
+- the car body, coupling-gap and verifier models (:mod:`railcount.training.cars`;
+  ``--grey-share`` of the scenes seen as one grey band),
 
 and writes them as plain arrays to ``railcount/data/``; then scans validation
 scenes (other seeds) with them and measures the errors the count intervals
@@ -33,6 +34,9 @@ SCENES = 90
 #: Share of them seen off nadir (cars lean, their sides show, as in orthophotos and off-nadir satellite images);
 #: the packaged models see every scene straight down.
 OBLIQUE_SHARE = 0.0
+#: Share of the scenes the car models see as one grey band (panchromatic imagery has no colour); the
+#: packaged models see every scene in colour.
+GREY_SHARE = 0.0
 
 
 def render_cached(n: int, cache: Path, seed0: int = 20000, oblique_share: float = 0.0) -> list[Path]:
@@ -98,18 +102,20 @@ def train_tracks(paths: list[Path]) -> dict:
     return report
 
 
-def train_cars(paths: list[Path], seed: int = 0) -> dict:
+def train_cars(paths: list[Path], seed: int = 0, grey_share: float = GREY_SHARE) -> dict:
     from ..detect.cars import CANDIDATE_NAMES
     from ..detect.strips import POSITION_NAMES
     from ..priors import INDIVIDUAL_MAX_GSD
     from .cars import fit_car_models, scene_strips
 
     rng = np.random.default_rng(seed)
+    grey_rng = np.random.default_rng([seed, 71])  # a stream of its own: the other draws do not move with the share
     scenes = []
     for p in paths:
         image, gsd, tracks, cars = load_scene(p)
+        grey = bool(grey_rng.random() < grey_share)
         if gsd <= INDIVIDUAL_MAX_GSD:
-            scenes.append(scene_strips(image, gsd, tracks, cars, rng=rng))
+            scenes.append(scene_strips(image, gsd, tracks, cars, rng=rng, grey=grey))
     body, gap, verify, thr, report = fit_car_models(scenes, seed=seed)
     _save("car_body", body, {"features": list(POSITION_NAMES), **report})
     _save("car_gap", gap, {"features": list(POSITION_NAMES), **report})
@@ -141,12 +147,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="scene cache folder (default build/train; build/train_oblique<share> for another share)")
     ap.add_argument("--oblique-share", type=float, default=OBLIQUE_SHARE,
                     help=f"share of the scenes seen off nadir (default {OBLIQUE_SHARE:g})")
+    ap.add_argument("--grey-share", type=float, default=GREY_SHARE,
+                    help=f"share of the scenes the car models see as one grey band (default {GREY_SHARE:g})")
     ap.add_argument("--only", choices=("tracks", "cars", "calibration"), help="fit one part only")
     ap.add_argument("--validation", type=int, default=80,
                     help="number of validation scenes the count intervals are calibrated on (default 80)")
     args = ap.parse_args(argv)
-    if not 0.0 <= args.oblique_share <= 1.0:
-        ap.error("--oblique-share must be between 0 and 1")
+    for name in ("oblique_share", "grey_share"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            ap.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     if args.cache is None:  # a scene seen off nadir has the name of the same scene seen straight down
         other = args.oblique_share != OBLIQUE_SHARE
         args.cache = Path("build/train" + (f"_oblique{args.oblique_share:g}" if other else ""))
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "tracks"):
         reports["tracks"] = train_tracks(paths)
     if args.only in (None, "cars"):
-        reports["cars"] = train_cars(paths)
+        reports["cars"] = train_cars(paths, grey_share=args.grey_share)
     if args.only in (None, "calibration"):
         # after the models: the intervals describe the errors of the models just written
         from .calibration import VALIDATION_SEED0

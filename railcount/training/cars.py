@@ -93,10 +93,16 @@ def car_labels(centre: np.ndarray, cars: np.ndarray, gsd: float) -> tuple[np.nda
 
 
 def scene_strips(image: np.ndarray, gsd: float, tracks_px: list[np.ndarray], cars: np.ndarray, *,
-                 rng: np.random.Generator) -> SceneStrips:
-    """Strips along the (jittered) true tracks of one scene, with position labels."""
+                 rng: np.random.Generator, grey: bool = False) -> SceneStrips:
+    """Strips along the (jittered) true tracks of one scene, with position labels.
+
+    ``grey``: see the scene as one band (its luminance), as a panchromatic
+    image shows it: no colour.
+    """
     mask = np.ones(image.shape[:2], bool)
     lum, chroma = to_luminance(image, mask)
+    if grey:
+        chroma = np.zeros_like(chroma)
     lines = []
     for t in tracks_px:
         t = np.asarray(t, float)
