@@ -159,9 +159,10 @@ def _scene_files(scene_dir: Path, spec) -> tuple[Path, Path, Path]:
 
 
 def score_scene(path: Path, truth_path: Path, tracks_path: Path, name: str, kind: str, gsd: float,
-                variant: str | None = None, **scan_kw):
+                variant: str | None = None, metric_crs=None, **scan_kw):
+    """Scan one scene and score it in ``metric_crs`` (default: the raster's own CRS, which must be in metres)."""
     res = scan(path, **scan_kw)
-    crs = res.crs
+    crs = metric_crs or res.crs
     truth = _car_centres(io.read_geojson(truth_path), crs)
     found = _detections(res, crs)
     true_tracks = _true_tracks(tracks_path, crs)
@@ -205,13 +206,17 @@ def variants(scene_dir: Path) -> list[dict]:
             continue
         spec = specs[name]
         path, truth, tracks = _scene_files(scene_dir, spec)
+        # every packaging is scored in the original's metric CRS (degrees, or the stretched metres of
+        # EPSG:3857, would make the 1 m and 6 m tolerances meaningless)
+        metric = io.raster_info(path)["crs"]
         base = score_scene(path, truth, tracks, path.name, "variant", spec.gsd, variant="original")
         rows.append(base)
         jobs = [(k, make_variant(k, path, out_dir), {}) for k in VARIANT_KINDS]
         jobs += [("windows256", path, {"window_px": 256}), ("windows1024", path, {"window_px": 1024}),
                  ("workers2", path, {"window_px": 512, "workers": 2})]
         for kind, vpath, kw in jobs:
-            row = score_scene(vpath, truth, tracks, f"{path.name}:{kind}", "variant", spec.gsd, variant=kind, **kw)
+            row = score_scene(vpath, truth, tracks, f"{path.name}:{kind}", "variant", spec.gsd, variant=kind,
+                              metric_crs=metric, **kw)
             row["count_vs_original"] = round((row["count"] - base["count"]) / max(1, base["count"]), 4)
             rows.append(row)
             print(f"  {name}:{kind} count {row['count']} (original {base['count']}) tracks R {row['track_recall']:.3f}"

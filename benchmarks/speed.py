@@ -212,16 +212,16 @@ def child_read(path: str) -> dict[str, Any]:
 
 def child_scan(path: str, workers: int = 1) -> dict[str, Any]:
     from railcount import io
-    from railcount.scan import OVERLAP_M, WINDOW_PX, scan
+    from railcount.scan import read_windows, scan
 
     base = _maxrss_mb()
     t = time.perf_counter()
     res = scan(path, progress=True, workers=workers)  # a bar over windows on stderr (the log)
     seconds = time.perf_counter() - t
     info = io.raster_info(path)
-    overlap = min(int(-(-OVERLAP_M // info["gsd_m"])), WINDOW_PX // 2)  # as scan() computes it
-    big = max(info["width"], info["height"]) > WINDOW_PX
-    windows = io.count_windows(path, size=WINDOW_PX, overlap=overlap) if big else 1
+    size, overlap = read_windows(float(info["gsd_m"]))  # as scan() reads it
+    big = max(info["width"], info["height"]) > size
+    windows = io.count_windows(path, size=size, overlap=overlap) if big else 1
     return {"seconds": seconds, "count": res.count, "interval": [res.count_low, res.count_high],
             "mode": res.mode, "n_detections": len(res.detections), "windows": windows,
             "peak_rss_mb": _maxrss_mb(), "base_rss_mb": base,
@@ -467,7 +467,7 @@ def write_doc(data: dict[str, Any]) -> None:
         "## What is measured",
         "",
         f"Square RGB tiles at {data['gsd_m']} m GSD, SIMULATED by `railcount.synth`, stored as tiled (256 px) "
-        "DEFLATE GeoTIFFs: 1k is a rendered 512 m scene, 2k45 a rendered 1024 m scene (one full scan window) "
+        "DEFLATE GeoTIFFs: 1k is a rendered 512 m scene, 2k45 a rendered 1024 m scene "
         "whose straight tracks run at 45 degrees, the worst case for memory, 4k a rendered 2048 m scene "
         "(a dense yard of "
         "30 tracks and 500 railcars with buildings, roads and look-alikes around it), and 16k is that 4k scene "
@@ -480,8 +480,9 @@ def write_doc(data: dict[str, Any]) -> None:
         "summed, so memory stays bounded), with the same 64 MB GDAL block cache as a windowed scan. The file "
         "is in the page cache for both read and scan.",
         "- **scan**: `railcount.scan.scan(tile)` in a fresh process: read, detection, counting, "
-        f"georeferencing. Tiles larger than {data['scan_window_px']} px are scanned in equal windows of at "
-        f"most {data['scan_window_px']} px overlapping by at least {data['scan_overlap_m']:g} m.",
+        f"georeferencing. Larger tiles are scanned in windows that each answer for a square of at most "
+        f"{data['scan_window_px']} px and are read with {data['scan_overlap_m']:g} m of context around it "
+        "(`railcount.scan.read_windows`).",
         "- **truth**: railcars in the simulated scene. These big scenes are mostly town and country around "
         "the yard, where the detector's false detections pile up (see `docs/accuracy.md`): the counts show "
         "the work done, not an accuracy figure.",

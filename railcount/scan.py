@@ -33,10 +33,10 @@ from .workers import cap_workers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["scan", "scan_raster", "scan_tracks", "WINDOW_PX", "OVERLAP_M", "SNAP_M"]
+__all__ = ["scan", "scan_raster", "scan_tracks", "read_windows", "WINDOW_PX", "OVERLAP_M", "SNAP_M"]
 
 #: Side of the square each window of a large raster answers for, in pixels.
-WINDOW_PX = 2048
+WINDOW_PX = 1536
 #: Context read around each window's square, metres: more than a car's length
 #: plus what the features and track chains look at, so what is found in the
 #: square does not depend on the window's size.
@@ -343,18 +343,15 @@ def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px
     if note:
         log.warning(note)
     rows, cols = int(info["height"]), int(info["width"])
-    # each window answers for a square of `window_px` and is read with OVERLAP_M of the
-    # picture around it, so what is found in its core saw the same context whatever its size
-    context = int(np.ceil(OVERLAP_M / float(info["gsd_m"])))
-    size = window_px + 2 * context
+    size, overlap = read_windows(float(info["gsd_m"]), window_px)
     if aoi is None and rows <= size and cols <= size:
         raster = io.read_raster(source, gsd=gsd, date=date)
         if cars:
             return scan_raster(raster, tracks=tracks, snap_m=snap_m, config=config)
         found = _find_in(raster, tracks, None, snap_m, cars=False)
         return raster, found.mode, (), list(found.tracks), raster.shape, raster.bounds_lonlat()
-    windows = io.iter_windows(source, size=size, overlap=2 * context, aoi=aoi, gsd=gsd, date=date)
-    total = io.count_windows(source, size=size, overlap=2 * context, aoi=aoi)
+    windows = io.iter_windows(source, size=size, overlap=overlap, aoi=aoi, gsd=gsd, date=date)
+    total = io.count_windows(source, size=size, overlap=overlap, aoi=aoi)
     # every window is normalised by the levels of the whole raster (or AOI), not its own
     pixels, valid = io.read_sample(source, aoi=aoi)
     levels = image_levels(np.moveaxis(pixels, 0, -1), valid)
@@ -396,6 +393,17 @@ def _scan_windows(source, *, aoi, tracks, snap_m, gsd, date, progress, window_px
     bounds = _bounds_lonlat(first, extent)
     shape = (int(extent[2] - extent[0]), int(extent[3] - extent[1]))
     return first, mode, tuple(dets), lines, shape, bounds
+
+
+def read_windows(gsd_m: float, window_px: int = WINDOW_PX) -> tuple[int, int]:
+    """Side and overlap, in pixels, of the windows a raster of this GSD is read in.
+
+    Each window answers for a square of ``window_px`` and is read with
+    :data:`OVERLAP_M` of the picture around it, so what is found in its square
+    saw the same surroundings whatever the window's size.
+    """
+    context = int(np.ceil(OVERLAP_M / gsd_m))
+    return window_px + 2 * context, 2 * context
 
 
 def _offsets(raster: io.Raster) -> tuple[float, float]:

@@ -25,9 +25,9 @@ date_option = click.option(
     help="Acquisition date, when the file's tags and name do not give it.")
 window_option = click.option(
     "--window-px", type=click.IntRange(min=256), default=None, metavar="PX",
-    help="Side, in pixels, of the square each window of a large tile answers for (default 2048); each is read "
+    help="Side, in pixels, of the square each window of a large tile answers for (default 1536); each is read "
          "with 80 m of the picture around it, so the count does not depend on it. Memory grows with the "
-         "window's area (2048 peaks near 1-2 GB).")
+         "window's area (the default peaks near 2 GB).")
 tracks_option = click.option(
     "--tracks", "tracks_path", type=click.Path(dir_okay=False), metavar="FILE.geojson",
     help="Track centrelines to use (GeoJSON LineStrings in any CRS, e.g. exported from OpenStreetMap): "
