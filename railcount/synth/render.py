@@ -57,6 +57,11 @@ class Lighting:
         az, el = math.radians(self.azimuth_deg), math.radians(self.elevation_deg)
         return np.array([math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), math.sin(el)])
 
+    @property
+    def flat(self) -> float:
+        """Irradiance of open flat ground (sky plus sun); radiance is scaled by it, so flat ground shows its albedo."""
+        return self.ambient + (1 - self.ambient) * float(self.sun_vec[2])
+
 
 class Canvas:
     """A fine-resolution window: albedo (3, rows, cols), height and surface irradiance factor."""
@@ -365,8 +370,7 @@ def _draw_rails(cv: Canvas, tp: _TrackPixels, light: Lighting) -> None:
     across = np.cos(tp.heading[m] + np.float32(math.radians(light.azimuth_deg)))
     length = np.float32(_RAIL_HEIGHT_M / math.tan(math.radians(light.elevation_deg))) * np.abs(across)
     centre = -np.sign(across) * (_HEAD_M / 2 + length / 2)
-    norm = light.ambient + (1 - light.ambient) * light.sun_vec[2]
-    dark = np.float32(1 - light.ambient / norm)
+    dark = np.float32(1 - light.ambient / light.flat)
     head = np.asarray(look.head, np.float32)[:, None]
     foot = np.asarray(look.foot, np.float32)[:, None]
     stain = np.float32(_stain_strength(look))
@@ -699,9 +703,8 @@ def _lean(rad: np.ndarray, cv: Canvas, light: Lighting, view: View) -> np.ndarra
     sun = light.sun_vec
     cos_wall = max(0.0, -(east * sun[0] + north * sun[1]))
     amb = light.ambient
-    norm = amb + (1 - amb) * sun[2]
     tint = np.asarray(light.sky_tint, np.float32)[:, None]
-    wall = cv.albedo[:, rr, cc] * ((amb * tint + (1 - amb) * cos_wall) / np.float32(norm))
+    wall = cv.albedo[:, rr, cc] * ((amb * tint + (1 - amb) * cos_wall) / np.float32(light.flat))
     roof = rad[:, rr, cc]
     out = rad.copy()
     # top is descending, so the columns still rising at step s are its first n_at[s] entries
@@ -794,11 +797,9 @@ def render_window(
         if box.overhead:
             _draw_overhead(cv, box, light, shadow_pass=False)
     shadow = _cast_shadows(cv, light)
-    sun_z = light.sun_vec[2]
     amb = light.ambient
-    norm = amb + (1 - amb) * sun_z
     direct = (1 - amb) * cv.cosi * (1 - shadow)
     tint = np.asarray(light.sky_tint, np.float32)[:, None, None]
-    irr = (amb * tint + direct[None]) / np.float32(norm)
+    irr = (amb * tint + direct[None]) / np.float32(light.flat)
     rad = cv.albedo * irr
     return _lean(rad, cv, light, view)

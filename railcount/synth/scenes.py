@@ -252,9 +252,9 @@ def scene_lighting(spec: SceneSpec) -> tuple[Lighting, float, tuple[float, float
 
 # --------------------------------------------------------------------------- render
 def _margin_px(spec: SceneSpec, layout: Layout, light: Lighting, view: View) -> int:
-    hmax = max([c.truth.height_m for c in layout.cars] + [b.height for b in layout.objects] + [1.5])
-    shadow = min(hmax, 25.0) / math.tan(math.radians(max(light.elevation_deg, 5.0)))
-    m = shadow + min(hmax, 25.0) * view.lean + 3.5 * spec.blur * spec.gsd + 2 * spec.misregistration_px * spec.gsd + 2.0
+    h = min(max([c.truth.height_m for c in layout.cars] + [b.height for b in layout.objects] + [1.5]), 25.0)
+    shadow = h / math.tan(math.radians(max(light.elevation_deg, 5.0)))
+    m = shadow + h * view.lean + 3.5 * spec.blur * spec.gsd + 2 * spec.misregistration_px * spec.gsd + 2.0
     return int(math.ceil(m / spec.gsd)) + 2
 
 
