@@ -10,6 +10,10 @@ becomes a track if the car stage finds and verifies at least two cars on it
 turn, so a yard of full tracks is filled in from the tracks at its edges.
 The chains the track finder doubted (a whole train hides every rail) are
 read the same way, along themselves, where they run inside a yard.
+First, each track found is moved across onto the train standing on it where
+the car stage verifies plainly more cars there: a track placed from a train's
+edge or shadow runs a little off the cars' axis, and its cars, read across it,
+are lost.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ __all__ = ["complete_tracks", "OFFSETS_M", "MIN_TRAIN_M", "YARD_M"]
 OFFSETS_M = tuple(np.arange(TRACK_SPACING_M[0] - 0.25, TRACK_SPACING_M[1] + 0.26, 0.5))
 #: Shortest run of car bodies taken as a track: about two cars.
 MIN_TRAIN_M = 25.0
-#: Probability of car body a run must hold.
-BODY_P = 0.6
+#: Car-body probability, averaged along the line over :data:`SMOOTH_M`, that a run must hold.
+BODY_P = 0.45
 #: Cars the car stage must find and verify on a run before it is taken as a track (a train, not a slab).
 MIN_CARS = 2
 #: A doubted chain is read for trains where it runs within this distance of a found track
@@ -41,6 +45,14 @@ YARD_M = 2 * TRACK_SPACING_M[1]
 ACROSS_M = (-1.0, -0.5, 0.0, 0.5, 1.0)
 #: Positions read along each candidate line (every this many strip samples).
 EVERY = 4
+#: Shifts across a found track at which the car stage reads it again, metres (a track placed from a
+#: train's edge or its shadow runs a little off the cars' axis, and the cars are then lost).
+SHIFTS_M = (-0.5, -0.25, 0.0, 0.25, 0.5)
+#: A track whose rails are plainly seen along at least this share of it lies where its rails are: not moved.
+RAILS_SEEN = 0.3
+#: Stretch over which car-body probability is averaged along a candidate line, metres (about a car:
+#: coupling gaps, car ends and a doubtful stretch of body do not break a train).
+SMOOTH_M = 10.0
 
 
 def _normals(points: np.ndarray) -> np.ndarray:
@@ -100,7 +112,7 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
         ``tracks`` and the tracks added.
     """
     gsd = tracks.gsd
-    kept = list(tracks.tracks)
+    kept = _recentred(list(tracks.tracks), lum, chroma, mask, gsd, models)
     # first the doubted chains themselves, where they run inside a yard (near a track found): a train
     # verified along one makes it a track
     added: list[TrackLine] = []
@@ -133,13 +145,45 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
     return TrackSet(tuple(kept), gsd)
 
 
+def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float,
+               models: CarModels) -> list[TrackLine]:
+    """The found tracks, each moved across onto the train standing on it.
+
+    A track found from a train's edge or its shadow may run a little off the
+    cars' axis, and the car stage, which reads a car across its track, then
+    loses them. Each track is read by the car stage at :data:`SHIFTS_M` across
+    it and moved to the shift that verifies the most cars, if that is at least
+    :data:`MIN_CARS` more than the track as found (a lone doubtful car does not
+    move a track). A track whose rails are seen (:data:`RAILS_SEEN`) stays.
+    """
+    out: list[TrackLine] = []
+    for t in lines:
+        if t.source != "image" or len(t.points) < 2 or t.rails >= RAILS_SEEN:
+            out.append(t)
+            continue
+        base = resample_polyline(t.points, STEP_M / gsd)
+        nrm = _normals(base)
+        own = _verified_cars(lum, chroma, mask, base, gsd, models)
+        best, line = own + MIN_CARS - 1, base
+        for d in SHIFTS_M:
+            if d == 0:
+                continue
+            cand = base + d / gsd * nrm
+            n = _verified_cars(lum, chroma, mask, cand, gsd, models)
+            if n > best:
+                best, line = n, cand
+        out.append(t if line is base else TrackLine(line, t.score, t.source, t.rails))
+    return out
+
+
 def _trains_on(lines: list[np.ndarray], lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float,
                models: CarModels, kept: list[TrackLine], added: list[TrackLine]) -> None:
     """Append to ``added`` the trains found along the best of ``lines`` (parallel candidates), stretch by stretch.
 
-    A stretch is a run of car bodies at least :data:`MIN_TRAIN_M` long, away
-    from the tracks already kept or added, on which the car stage verifies at
-    least :data:`MIN_CARS` cars.
+    A stretch is a run at least :data:`MIN_TRAIN_M` long of car-body
+    probability of at least :data:`BODY_P` (averaged along the line over
+    :data:`SMOOTH_M`), away from the tracks already kept or added, on which the
+    car stage verifies at least :data:`MIN_CARS` cars.
     """
     step_px = EVERY * STEP_M / gsd
     probs, sampled = [], []
@@ -150,10 +194,9 @@ def _trains_on(lines: list[np.ndarray], lum: np.ndarray, chroma: np.ndarray, mas
     n = min(len(p) for p in probs)
     if n < 2:
         return
-    P = np.array([p[:n] for p in probs])
-    best = P.max(axis=0)
-    bridge = np.ones(max(1, int(round(3.0 / (EVERY * STEP_M)))), bool)
-    on = ndimage.binary_closing(best >= BODY_P, structure=bridge)
+    P = ndimage.uniform_filter1d(np.array([p[:n] for p in probs]), max(1, int(round(SMOOTH_M / (EVERY * STEP_M)))),
+                                 axis=1, mode="nearest")
+    on = P.max(axis=0) >= BODY_P
     for a, b in runs(on):
         if (b - a) * step_px * gsd < MIN_TRAIN_M:
             continue
