@@ -48,6 +48,9 @@ EVERY = 4
 #: Shifts across a found track at which the car stage reads it again, metres (a track placed from a
 #: train's edge or its shadow runs a little off the cars' axis, and the cars are then lost).
 SHIFTS_M = (-0.5, -0.25, 0.0, 0.25, 0.5)
+#: Car-body probability (averaged over :data:`SMOOTH_M`) below which no train stands within half a metre
+#: of a track anywhere along it, so it is not read at other shifts.
+NO_TRAIN_P = 0.3
 #: A track whose rails are plainly seen along at least this share of it lies where its rails are: not moved.
 RAILS_SEEN = 0.3
 #: Stretch over which car-body probability is averaged along a candidate line, metres (about a car:
@@ -151,18 +154,25 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
 
     A track found from a train's edge or its shadow may run a little off the
     cars' axis, and the car stage, which reads a car across its track, then
-    loses them. Each track is read by the car stage at :data:`SHIFTS_M` across
-    it and moved to the shift that verifies the most cars, if that is at least
-    :data:`MIN_CARS` more than the track as found (a lone doubtful car does not
-    move a track). A track whose rails are seen (:data:`RAILS_SEEN`) stays.
+    loses them. Each track with a train near it (car-body probability of at
+    least :data:`NO_TRAIN_P` averaged over :data:`SMOOTH_M` somewhere along it)
+    is read by the car stage at :data:`SHIFTS_M` across it and moved to the
+    shift that verifies the most cars, if that is at least :data:`MIN_CARS`
+    more than the track as found (a lone doubtful car does not move a track).
+    A track whose rails are seen (:data:`RAILS_SEEN`) stays.
     """
     out: list[TrackLine] = []
+    width = max(1, int(round(SMOOTH_M / (EVERY * STEP_M))))
     for t in lines:
         if t.source != "image" or len(t.points) < 2 or t.rails >= RAILS_SEEN:
             out.append(t)
             continue
         base = resample_polyline(t.points, STEP_M / gsd)
         nrm = _normals(base)
+        own_p = _body_along(lum, chroma, mask, base, gsd, models)[0]
+        if len(own_p) < 2 or ndimage.uniform_filter1d(own_p, width, mode="nearest").max() < NO_TRAIN_P:
+            out.append(t)  # no train anywhere near this track
+            continue
         own = _verified_cars(lum, chroma, mask, base, gsd, models)
         best, line = own + MIN_CARS - 1, base
         for d in SHIFTS_M:
