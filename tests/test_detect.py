@@ -53,8 +53,8 @@ def test_single_car():
     assert len(car.corners_px) == 4
 
 
-@drawn_accuracy
-@pytest.mark.parametrize("colour", [(60, 50, 40), (225, 225, 220)], ids=["darker", "brighter"])
+@pytest.mark.parametrize("colour", [pytest.param((60, 50, 40), id="darker"),
+                                    pytest.param((225, 225, 220), id="brighter", marks=drawn_accuracy)])
 def test_coupled_consist_of_similar_cars_is_split(colour):
     cars = consist(0, 20.0, 8, colours=(colour, tuple(c + 6 for c in colour)))
     img, truth = draw_yard(gsd=GSD, cars=cars)
@@ -74,7 +74,6 @@ def test_several_tracks_and_types():
     assert found.n_tracks >= 3
 
 
-@drawn_accuracy
 def test_off_track_lookalikes_are_rejected():
     # a container stack and a truck on open ground between the two track groups
     looks = [(55.0, 40.0, 12.19, 2.44, (170, 60, 50)), (57.5, 40.0, 12.19, 2.44, (60, 110, 160)),
