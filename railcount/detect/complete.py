@@ -162,28 +162,30 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
     A track whose rails are seen (:data:`RAILS_SEEN`) stays.
     """
     out: list[TrackLine] = []
-    width = max(1, int(round(SMOOTH_M / (EVERY * STEP_M))))
     for t in lines:
         if t.source != "image" or len(t.points) < 2 or t.rails >= RAILS_SEEN:
             out.append(t)
             continue
         base = resample_polyline(t.points, STEP_M / gsd)
-        nrm = _normals(base)
         own_p = _body_along(lum, chroma, mask, base, gsd, models)[0]
-        if len(own_p) < 2 or ndimage.uniform_filter1d(own_p, width, mode="nearest").max() < NO_TRAIN_P:
+        if len(own_p) < 2 or _smoothed(own_p).max() < NO_TRAIN_P:
             out.append(t)  # no train anywhere near this track
             continue
-        own = _verified_cars(lum, chroma, mask, base, gsd, models)
-        best, line = own + MIN_CARS - 1, base
-        for d in SHIFTS_M:
-            if d == 0:
-                continue
-            cand = base + d / gsd * nrm
-            n = _verified_cars(lum, chroma, mask, cand, gsd, models)
-            if n > best:
-                best, line = n, cand
-        out.append(t if line is base else TrackLine(line, t.score, t.source, t.rails))
+        nrm = _normals(base)
+        moved = [base + d / gsd * nrm for d in SHIFTS_M if d != 0]
+        cars = [_verified_cars(lum, chroma, mask, line, gsd, models) for line in moved]
+        k = int(np.argmax(cars))  # the first of equals
+        if cars[k] >= _verified_cars(lum, chroma, mask, base, gsd, models) + MIN_CARS:
+            t = TrackLine(moved[k], t.score, t.source, t.rails)
+        out.append(t)
     return out
+
+
+def _smoothed(p: np.ndarray) -> np.ndarray:
+    """Car-body probability read every :data:`EVERY` strip samples, averaged along its last axis over
+    :data:`SMOOTH_M`."""
+    width = max(1, int(round(SMOOTH_M / (EVERY * STEP_M))))
+    return ndimage.uniform_filter1d(p, width, axis=-1, mode="nearest")
 
 
 def _trains_on(lines: list[np.ndarray], lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float,
@@ -204,8 +206,7 @@ def _trains_on(lines: list[np.ndarray], lum: np.ndarray, chroma: np.ndarray, mas
     n = min(len(p) for p in probs)
     if n < 2:
         return
-    P = ndimage.uniform_filter1d(np.array([p[:n] for p in probs]), max(1, int(round(SMOOTH_M / (EVERY * STEP_M)))),
-                                 axis=1, mode="nearest")
+    P = _smoothed(np.array([p[:n] for p in probs]))
     on = P.max(axis=0) >= BODY_P
     for a, b in runs(on):
         if (b - a) * step_px * gsd < MIN_TRAIN_M:
