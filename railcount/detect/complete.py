@@ -18,13 +18,15 @@ are lost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
 from ..priors import TRACK_SPACING_M
 from .cars import CarModels, candidate_features, candidates_of
 from .geometry import near_polylines, polyline_length, resample_polyline, runs
-from .strips import STEP_M, position_features, strip_signals, track_strips
+from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
 from .tracks import MIN_SPACING_M, TrackLine, TrackSet
 
 __all__ = ["complete_tracks", "OFFSETS_M", "MIN_TRAIN_M", "YARD_M"]
@@ -64,34 +66,54 @@ def _normals(points: np.ndarray) -> np.ndarray:
     return np.column_stack([tan[:, 1], -tan[:, 0]])
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """One line as the car stage reads it: its strip, the strip's signals and position features."""
+
+    strip: Strip
+    signals: np.ndarray
+    features: np.ndarray
+
+    def body(self, models: CarModels, every: int = 1) -> np.ndarray:
+        """Car-body probability every ``every`` strip samples (0 where the cross-section is not all valid)."""
+        return np.where(self.strip.core_valid()[::every], models.body.predict_proba(self.features[::every]), 0.0)
+
+    def verified_cars(self, models: CarModels) -> int:
+        """How many cars the car stage finds and verifies along the line."""
+        if models.verify is None:
+            return 0
+        p_body = self.body(models)
+        p_gap = models.gap.predict_proba(self.features)
+        cands = candidates_of([p_body], [p_gap])
+        if not cands:
+            return 0
+        feats = candidate_features(cands, [p_body], [p_gap], [self.signals], self.strip.gsd)
+        return int((models.verify.predict_proba(feats) >= float(models.verify.meta.get("threshold", 0.5))).sum())
+
+
+def _read(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float) -> _Reading | None:
+    """Sample the image along ``line`` and read its signals; None where it gives no strip."""
+    strips = track_strips(lum, chroma, mask, TrackSet((TrackLine(line, 1.0),), gsd))
+    if not strips:
+        return None
+    signals = strip_signals(strips[0])
+    return _Reading(strips[0], signals, position_features(signals, gsd))
+
+
 def _body_along(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float,
                 models: CarModels) -> tuple[np.ndarray, np.ndarray]:
     """Car-body probability every ``EVERY`` strip samples along ``line``, and those samples' positions."""
-    strips = track_strips(lum, chroma, mask, TrackSet((TrackLine(line, 1.0),), gsd))
-    if not strips:
+    r = _read(lum, chroma, mask, line, gsd)
+    if r is None:
         return np.zeros(0), np.zeros((0, 2))
-    s = strips[0]
-    feats = position_features(strip_signals(s), gsd)[::EVERY]
-    p = models.body.predict_proba(feats)
-    return np.where(s.core_valid()[::EVERY], p, 0.0), s.centre[::EVERY]
+    return r.body(models, EVERY), r.strip.centre[::EVERY]
 
 
 def _verified_cars(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float,
                    models: CarModels) -> int:
     """How many cars the car stage finds and verifies along ``line``."""
-    strips = track_strips(lum, chroma, mask, TrackSet((TrackLine(line, 1.0),), gsd))
-    if not strips or models.verify is None:
-        return 0
-    s = strips[0]
-    signals = strip_signals(s)
-    feats = position_features(signals, gsd)
-    p_body = np.where(s.core_valid(), models.body.predict_proba(feats), 0.0)
-    p_gap = models.gap.predict_proba(feats)
-    cands = candidates_of([p_body], [p_gap])
-    if not cands:
-        return 0
-    score = models.verify.predict_proba(candidate_features(cands, [p_body], [p_gap], [signals], gsd))
-    return int((score >= float(models.verify.meta.get("threshold", 0.5))).sum())
+    r = _read(lum, chroma, mask, line, gsd)
+    return 0 if r is None else r.verified_cars(models)
 
 
 def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, tracks: TrackSet, models: CarModels,
@@ -167,15 +189,15 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
             out.append(t)
             continue
         base = resample_polyline(t.points, STEP_M / gsd)
-        own_p = _body_along(lum, chroma, mask, base, gsd, models)[0]
-        if len(own_p) < 2 or _smoothed(own_p).max() < NO_TRAIN_P:
+        own = _read(lum, chroma, mask, base, gsd)  # read once: first for a train near it, then for its cars
+        if own is None or _smoothed(own.body(models, EVERY)).max() < NO_TRAIN_P:
             out.append(t)  # no train anywhere near this track
             continue
         nrm = _normals(base)
         moved = [base + d / gsd * nrm for d in SHIFTS_M if d != 0]
         cars = [_verified_cars(lum, chroma, mask, line, gsd, models) for line in moved]
         k = int(np.argmax(cars))  # the first of equals
-        if cars[k] >= _verified_cars(lum, chroma, mask, base, gsd, models) + MIN_CARS:
+        if cars[k] >= own.verified_cars(models) + MIN_CARS:
             t = TrackLine(moved[k], t.score, t.source, t.rails)
         out.append(t)
     return out
