@@ -61,6 +61,17 @@ def test_track_runs_on_under_a_long_consist():
     assert s.recall >= 0.9, s
 
 
+def test_blocks_hold_as_many_pixels_at_coarse_gsd_as_at_half_a_metre():
+    """16 m blocks to 0.5 m; coarser, blocks of MIN_BLOCK_PX pixels (rails two pixels apart need the averaging)."""
+    from railcount.detect.tracks import BLOCK_M, MAX_BLOCK_M, MIN_BLOCK_PX, block_side_m
+
+    assert block_side_m(0.25) == block_side_m(0.5) == BLOCK_M
+    assert block_side_m(0.8) == pytest.approx(0.8 * MIN_BLOCK_PX) and block_side_m(0.8) > BLOCK_M
+    assert block_side_m(0.8) / 0.8 == pytest.approx(BLOCK_M / 0.5)
+    assert block_side_m(0.8, 40.0) == 40.0  # a longer block asked for is kept
+    assert block_side_m(3.0) == MAX_BLOCK_M  # no longer than a curved track is straight
+
+
 def test_no_track_on_a_road_or_a_container_stack():
     lines = [straight(30.0)]
     boxes = [(100.0, 75.0, 150.0, 7.0, 0.0, (85, 85, 90))]  # a road across the picture

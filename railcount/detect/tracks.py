@@ -5,7 +5,8 @@ sleepers about 2.6 m long in a ballast bed; a car on it is a body 2.5-3.3 m
 wide centred on the same line. Seen across the track, all of these are
 mirror-symmetric about the centreline. The finder works block by block:
 
-1. the image is cut into square blocks of ``block_m`` metres; in each, the
+1. the image is cut into square blocks of ``block_m`` metres (at least
+   :data:`MIN_BLOCK_PX` pixels: see :func:`block_side_m`); in each, the
    dominant line directions come from a histogram of gradient orientations on a
    copy decimated to about 0.5 m (sleepers and noise are gone at that scale);
 2. each block is projected across its direction: every pixel is binned by its
@@ -47,7 +48,11 @@ __all__ = [
     "TrackLine",
     "TrackSet",
     "find_tracks",
-            "snap_tracks",
+    "snap_tracks",
+    "block_side_m",
+    "BLOCK_M",
+    "MIN_BLOCK_PX",
+    "MAX_BLOCK_M",
     "clip_tracks",
     "join_tracks",
     "RAIL_SPACING_M",
@@ -63,6 +68,28 @@ RAIL_SPACING_M = (GAUGE_M["1435"] + 0.07, GAUGE_M["1520"] + 0.07)
 #: A rail is a line "lower (or higher) than both sides" this many pixels away: about one pixel, the
 #: width a rail takes in an image whatever its GSD (it is only 7 cm wide).
 RAIL_SIDE_PX = 0.9
+#: Side of the blocks the image is cut into, metres (when that is at least :data:`MIN_BLOCK_PX` pixels).
+BLOCK_M = 16.0
+#: Fewest pixels along a block's side. A block's profile averages its pixels along the track, and rails
+#: two pixels apart show against noise only over about as many pixels as a 16 m block holds at 0.5 m:
+#: at 0.8 m a 16 m block has 20.
+MIN_BLOCK_PX = 32
+#: Longest block: a track on the sharpest yard curve (300 m radius) stays within 0.28 m of a straight
+#: line over 26 m (the sagitta, length**2 / (8 * radius)), so a block's profile still shows its rails.
+MAX_BLOCK_M = 26.0
+
+
+def block_side_m(gsd: float, block_m: float = BLOCK_M) -> float:
+    """Side of the blocks tracks are looked for in at pixel size ``gsd``.
+
+    ``block_m``, or :data:`MIN_BLOCK_PX` pixels where that is longer
+    (coarser than 0.5 m), up to :data:`MAX_BLOCK_M`: there a block's profile
+    averages as many pixels as the blocks the track models learnt from at
+    0.2-0.5 m (they are fitted on 16 m blocks at every GSD).
+    """
+    return max(float(block_m), min(MIN_BLOCK_PX * float(gsd), MAX_BLOCK_M))
+
+
 #: Half-widths of the bars looked for: sleepers (2.6 m long) and car bodies
 #: (2.5-3.3 m wide), and wider ballast beds.
 BAR_HALF_WIDTHS_M = (1.25, 1.45, 1.65, 1.95, 2.35)
@@ -583,7 +610,7 @@ def working_image(lum: np.ndarray, mask: np.ndarray, gsd: float, origin: tuple[i
                    gsd * k, (sr, sc), ((int(origin[0]) + sr) // k, (int(origin[1]) + sc) // k))
 
 
-def image_candidates(lum: np.ndarray, mask: np.ndarray, gsd: float, *, block_m: float = 16.0,
+def image_candidates(lum: np.ndarray, mask: np.ndarray, gsd: float, *, block_m: float = BLOCK_M,
                      origin: tuple[int, int] = (0, 0)) -> Candidates:
     """Candidate track points of a (working) image.
 
@@ -779,7 +806,7 @@ def smooth_polyline(pts: np.ndarray, *, half_window: float = 20.0, outlier: floa
     return out
 
 
-def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float, block_m: float = 16.0,
+def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float, block_m: float = BLOCK_M,
                  weak: float = 0.3, bridge_m: float = 120.0,
                  models: tuple[Forest, Forest] | None = None, origin: tuple[int, int] = (0, 0)) -> Chains:
     """Track points of an image linked into chains (stages 1-5 of the finder).
@@ -787,7 +814,8 @@ def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float,
     Points of at least ``weak`` times the point threshold take part
     (hysteresis: weak points may extend chains that strong points start);
     chains of one point are dropped. ``origin``: the image's first pixel in
-    the raster it was cut from (see :func:`working_image`).
+    the raster it was cut from (see :func:`working_image`). The blocks are
+    :func:`block_side_m` of ``block_m`` on a side.
     """
     from .forest import load_forest
 
@@ -796,6 +824,7 @@ def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float,
     m = np.ones(np.shape(lum), bool) if mask is None else np.asarray(mask, bool)
     w = working_image(np.asarray(lum, np.float32), m, gsd, origin)
     g = w.gsd
+    block_m = block_side_m(g, block_m)
     cand = image_candidates(w.lum, w.mask, g, block_m=block_m, origin=w.origin)
     # positions in metres from the input's first pixel (less half a working pixel)
     cand = dataclasses.replace(cand, xy=cand.xy + np.array(w.skip, float) * gsd)
@@ -811,7 +840,7 @@ def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float,
     return link_points(cand, prob, gsd=g, threshold=thr, block_m=block_m, weak=weak, bridge_m=bridge_m)
 
 
-def link_points(cand: Candidates, prob: np.ndarray, *, gsd: float, threshold: float, block_m: float = 16.0,
+def link_points(cand: Candidates, prob: np.ndarray, *, gsd: float, threshold: float, block_m: float = BLOCK_M,
                 weak: float = 0.3, bridge_m: float = 120.0) -> Chains:
     """Link the candidates likely enough to be track points into chains.
 
@@ -893,7 +922,7 @@ def find_tracks(
     mask: np.ndarray | None = None,
     *,
     gsd: float,
-    block_m: float = 16.0,
+    block_m: float = BLOCK_M,
     min_length_m: float = 20.0,
     models: tuple[Forest, Forest, Forest] | None = None,
     origin: tuple[int, int] = (0, 0),
@@ -909,7 +938,8 @@ def find_tracks(
     gsd : float
         Ground sample distance, metres.
     block_m : float
-        Side of the blocks in which rails are projected, metres.
+        Side of the blocks in which rails are projected, metres (at least
+        :data:`MIN_BLOCK_PX` pixels, :func:`block_side_m`).
     min_length_m : float
         Shortest track kept.
     models : (Forest, Forest, Forest), optional
@@ -927,6 +957,7 @@ def find_tracks(
 
     if models is None:
         models = (load_forest("track_points_1"), load_forest("track_points_2"), load_forest("track_chains"))
+    block_m = block_side_m(gsd, block_m)
     c = track_chains(lum, mask, gsd=gsd, block_m=block_m, models=models[:2], origin=origin)
     lines: list[TrackLine] = []
     doubtful: list[TrackLine] = []

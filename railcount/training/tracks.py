@@ -84,6 +84,8 @@ def scene_candidates(image: np.ndarray, gsd: float, tracks_px: list[np.ndarray],
     lum, _ = to_luminance(image, mask)
     w = working_image(lum, mask, gsd)
     g = w.gsd
+    # 16 m blocks at every GSD: the detector widens them to MIN_BLOCK_PX pixels where 16 m is fewer
+    # (block_side_m), so that coarse images are read as the blocks the models learnt from at 0.2-0.5 m
     cand = image_candidates(w.lum, w.mask, g, block_m=block_m)
     lines_m = [(np.asarray(t, float) * gsd - 0.5 * g) for t in tracks_px if len(t) > 1]
     dist, sang, _ = nearest_on_polylines(cand.xy, lines_m)
