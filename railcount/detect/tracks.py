@@ -814,8 +814,7 @@ def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float,
     Points of at least ``weak`` times the point threshold take part
     (hysteresis: weak points may extend chains that strong points start);
     chains of one point are dropped. ``origin``: the image's first pixel in
-    the raster it was cut from (see :func:`working_image`). The blocks are
-    :func:`block_side_m` of ``block_m`` on a side.
+    the raster it was cut from (see :func:`working_image`).
     """
     from .forest import load_forest
 
@@ -824,7 +823,6 @@ def track_chains(lum: np.ndarray, mask: np.ndarray | None = None, *, gsd: float,
     m = np.ones(np.shape(lum), bool) if mask is None else np.asarray(mask, bool)
     w = working_image(np.asarray(lum, np.float32), m, gsd, origin)
     g = w.gsd
-    block_m = block_side_m(g, block_m)
     cand = image_candidates(w.lum, w.mask, g, block_m=block_m, origin=w.origin)
     # positions in metres from the input's first pixel (less half a working pixel)
     cand = dataclasses.replace(cand, xy=cand.xy + np.array(w.skip, float) * gsd)
