@@ -43,6 +43,10 @@ def test_negative_binomial_mean_and_variance():
     assert pmf @ (k - mean) ** 2 == pytest.approx(8.0 + 64.0 / 2.0, rel=1e-4)
     assert negative_binomial(0.0, 2.0, 5).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
     assert np.allclose(negative_binomial(3.0, math.inf, 50), stats.poisson.pmf(np.arange(50), 3.0))
+    k = np.arange(300)
+    for mean, dispersion in ((0.3, 0.5), (8.0, 2.0), (120.0, 40.0)):
+        expected = stats.nbinom.pmf(k, dispersion, dispersion / (dispersion + mean))
+        np.testing.assert_allclose(negative_binomial(mean, dispersion, 300), expected, rtol=1e-9, atol=1e-15)
 
 
 def test_interval_of_certain_detections_and_no_misses_is_exact():

@@ -108,18 +108,28 @@ def poisson_binomial(q: np.ndarray) -> np.ndarray:
 def negative_binomial(mean: float, dispersion: float, n: int) -> np.ndarray:
     """Negative binomial pmf on ``0..n-1`` with a mean and a dispersion ``k`` (variance ``mean + mean**2 / k``).
 
-    A mean of zero puts all the mass at 0; an infinite dispersion is a Poisson.
-    """
-    from scipy import stats
+    A mean of zero puts all the mass at 0; an infinite dispersion is a Poisson. Written with
+    :func:`scipy.special.gammaln` (a scan need not import :mod:`scipy.stats`, half a second).
 
-    k = np.arange(n)
+    Examples
+    --------
+    >>> negative_binomial(2.0, float("inf"), 3).round(4).tolist()  # Poisson(2)
+    [0.1353, 0.2707, 0.2707]
+    >>> negative_binomial(1.0, 1.0, 3).round(4).tolist()  # geometric, p = 1/2
+    [0.5, 0.25, 0.125]
+    """
+    from scipy.special import gammaln
+
+    k = np.arange(n, dtype=float)
     if mean <= 0:
         out = np.zeros(n)
         out[0] = 1.0
         return out
     if not math.isfinite(dispersion):
-        return np.asarray(stats.poisson.pmf(k, mean), float)
-    return np.asarray(stats.nbinom.pmf(k, dispersion, dispersion / (dispersion + mean)), float)
+        return np.exp(k * math.log(mean) - mean - gammaln(k + 1))
+    p = dispersion / (dispersion + mean)
+    return np.exp(gammaln(k + dispersion) - gammaln(dispersion) - gammaln(k + 1)
+                  + dispersion * math.log(p) + k * math.log1p(-p))
 
 
 def interval_from(q: np.ndarray, miss_mean: float, miss_dispersion: float, *, confidence: float = CONFIDENCE

@@ -156,18 +156,22 @@ def _split(n: int, gap_logodds: np.ndarray, means: np.ndarray, cost: float
     best = np.full(n + 1, -np.inf)
     back = np.zeros(n + 1, dtype=int)
     best[0] = 0.0
-    for e in range(lo, n + 1):
-        starts = np.arange(max(0, e - hi), e - lo + 1)
-        if starts.size == 0:
-            continue
-        seg = e - starts
+    seg = hi - np.arange(hi - lo + 1)  # car lengths in samples, for the starts e - hi .. e - lo (ascending)
+    # a car is at least lo samples long, so the best splits ending at lo consecutive samples depend only
+    # on those ending before them: they are found together
+    for e0 in range(lo, n + 1, lo):
+        ends = np.arange(e0, min(e0 + lo, n + 1))
+        starts = ends[:, None] - seg[None, :]
         first = starts == 0
-        last = e == n
-        lk = np.where(first, ll_both[seg] if last else ll_end[seg], ll_end[seg] if last else ll_inner[seg])
-        gain = np.where(first, 0.0, gap_logodds[np.minimum(starts, n - 1)])
-        cand = best[starts] + lk + gain
-        k = int(np.argmax(cand))
-        best[e], back[e] = cand[k], starts[k]
+        lk = np.where(first, ll_end[seg], ll_inner[seg])
+        if ends[-1] == n:  # the run's last car
+            lk[-1] = np.where(first[-1], ll_both[seg], ll_end[seg])
+        at = np.maximum(starts, 0)
+        gain = np.where(first, 0.0, gap_logodds[np.minimum(at, n - 1)])
+        cand = np.where(starts >= 0, best[at] + lk + gain, -np.inf)
+        k = np.argmax(cand, axis=1)  # the first of equals
+        best[ends] = cand[np.arange(len(ends)), k]
+        back[ends] = starts[np.arange(len(ends)), k]
     if not np.isfinite(best[n]):
         return -np.inf, None
     cars, e = [], n

@@ -23,6 +23,9 @@ from ..errors import RailcountError
 
 __all__ = ["Forest", "export_hgb", "load_forest"]
 
+#: Rows a forest walks at once (their (row, tree) pairs are held as flat arrays).
+CHUNK_ROWS = 8192
+
 
 @dataclass(frozen=True, eq=False)
 class Forest:
@@ -59,35 +62,47 @@ class Forest:
         return int(self.meta.get("n_features", int(self.feature.max()) + 1))
 
     def raw(self, X: np.ndarray) -> np.ndarray:
-        """Sum of the trees' outputs (log-odds) for each row of ``X`` (n, n_features)."""
+        """Sum of the trees' outputs (log-odds) for each row of ``X`` (n, n_features).
+
+        Every (row, tree) pair walks down its tree until it reaches a leaf; the
+        pairs still walking are kept in one flat array that shrinks at every
+        level, so the work is the pairs' own path lengths, not the deepest
+        tree's depth for every pair. Rows are taken :data:`CHUNK_ROWS` at a time.
+        """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected X of shape (n, {self.n_features}), got {X.shape}")
         n = X.shape[0]
         out = np.full(n, self.baseline)
-        if n == 0:
-            return out
-        feature, threshold, left, right, missing_left = self._walk_arrays
-        flat = X.ravel()
-        base = (np.arange(n) * X.shape[1])[:, None]
-        has_nan = bool(np.isnan(flat).any())
-        idx = np.broadcast_to(self.roots[None, :], (n, len(self.roots))).copy()
-        for _ in range(self.depth):
-            # a leaf sends every row back to itself (threshold +inf, both children itself)
-            x = flat[base + feature[idx]]
-            go_left = x <= threshold[idx]
-            if has_nan:
-                go_left = np.where(np.isnan(x), missing_left[idx], go_left)
-            idx = np.where(go_left, left[idx], right[idx])
-        return out + self.value[idx].sum(axis=1)
+        feature, threshold, children, right_if_missing = self._walk_arrays
+        n_trees, n_features = len(self.roots), X.shape[1]
+        roots = self.roots.astype(np.intp)
+        for start in range(0, n, CHUNK_ROWS):
+            flat = X[start : start + CHUNK_ROWS].ravel()
+            m = flat.size // n_features
+            has_nan = bool(np.isnan(flat).any())
+            node = np.tile(roots, m)  # pair j is (row j // n_trees, tree j % n_trees)
+            row_at = np.repeat(np.arange(m, dtype=np.intp) * n_features, n_trees)
+            walking = np.flatnonzero(~self.leaf[node])
+            while walking.size:
+                i = node[walking]
+                x = flat[row_at[walking] + feature[i]]
+                go_right = ~(x <= threshold[i])
+                if has_nan:
+                    go_right = np.where(np.isnan(x), right_if_missing[i], go_right)
+                i = children[2 * i + go_right]
+                node[walking] = i
+                walking = walking[~self.leaf[i]]
+            out[start : start + m] += self.value[node].reshape(m, n_trees).sum(axis=1)
+        return out
 
     @functools.cached_property
-    def _walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Node arrays in which leaves point to themselves, so every row walks ``depth`` steps alike."""
-        me = np.arange(len(self.leaf), dtype=np.int64)
-        return (np.where(self.leaf, 0, self.feature).astype(np.int64), np.where(self.leaf, np.inf, self.threshold),
-                np.where(self.leaf, me, self.left), np.where(self.leaf, me, self.right),
-                np.where(self.leaf, True, self.missing_left))
+    def _walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Split feature, threshold, both children of each node (``children[2 * i + go_right]``) and where a
+        missing value goes (right: True)."""
+        children = np.stack([self.left, self.right], axis=1).astype(np.intp).ravel()
+        return (np.where(self.leaf, 0, self.feature).astype(np.intp), self.threshold.astype(np.float64), children,
+                ~self.missing_left.astype(bool))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probability of the positive class for each row of ``X``."""
