@@ -12,7 +12,17 @@ from drawn import arc, draw_tracks
 
 from railcount.cli import cli
 from railcount.detect import locate_tracks
-from railcount.detect.tracks import TrackLine, TrackSet, clip_tracks, join_tracks, snap_tracks
+from railcount.detect.tracks import (
+    BLOCK_M,
+    MAX_BLOCK_M,
+    MIN_BLOCK_PX,
+    TrackLine,
+    TrackSet,
+    block_side_m,
+    clip_tracks,
+    join_tracks,
+    snap_tracks,
+)
 from railcount.evaluate import score_tracks
 
 GSD = 0.3
@@ -63,8 +73,6 @@ def test_track_runs_on_under_a_long_consist():
 
 def test_blocks_hold_as_many_pixels_at_coarse_gsd_as_at_half_a_metre():
     """16 m blocks to 0.5 m; coarser, blocks of MIN_BLOCK_PX pixels (rails two pixels apart need the averaging)."""
-    from railcount.detect.tracks import BLOCK_M, MAX_BLOCK_M, MIN_BLOCK_PX, block_side_m
-
     assert block_side_m(0.25) == block_side_m(0.5) == BLOCK_M
     assert block_side_m(0.8) == pytest.approx(0.8 * MIN_BLOCK_PX) and block_side_m(0.8) > BLOCK_M
     assert block_side_m(0.8) / 0.8 == pytest.approx(BLOCK_M / 0.5)

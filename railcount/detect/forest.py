@@ -74,9 +74,8 @@ class Forest:
             raise ValueError(f"expected X of shape (n, {self.n_features}), got {X.shape}")
         n = X.shape[0]
         out = np.full(n, self.baseline)
-        feature, threshold, children, right_if_missing = self._walk_arrays
-        n_trees, n_features = len(self.roots), X.shape[1]
-        roots = self.roots.astype(np.intp)
+        roots, feature, threshold, children, right_if_missing = self._walk_arrays
+        n_trees, n_features = len(roots), X.shape[1]
         for start in range(0, n, CHUNK_ROWS):
             flat = X[start : start + CHUNK_ROWS].ravel()
             m = flat.size // n_features
@@ -97,12 +96,12 @@ class Forest:
         return out
 
     @functools.cached_property
-    def _walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Split feature, threshold, both children of each node (``children[2 * i + go_right]``) and where a
-        missing value goes (right: True)."""
+    def _walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Roots, split feature and threshold, both children of each node (``children[2 * i + go_right]``)
+        and where a missing value goes (right: True); a leaf's entries are never read."""
         children = np.stack([self.left, self.right], axis=1).astype(np.intp).ravel()
-        return (np.where(self.leaf, 0, self.feature).astype(np.intp), self.threshold.astype(np.float64), children,
-                ~self.missing_left.astype(bool))
+        return (self.roots.astype(np.intp), self.feature.astype(np.intp), self.threshold.astype(np.float64),
+                children, ~self.missing_left.astype(bool))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probability of the positive class for each row of ``X``."""
