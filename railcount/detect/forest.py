@@ -77,8 +77,8 @@ class Forest:
         roots, feature, threshold, children, right_if_missing = self._walk_arrays
         n_trees, n_features = len(roots), X.shape[1]
         for start in range(0, n, CHUNK_ROWS):
-            flat = X[start : start + CHUNK_ROWS].ravel()
-            m = flat.size // n_features
+            chunk = X[start : start + CHUNK_ROWS]
+            m, flat = len(chunk), chunk.ravel()
             has_nan = bool(np.isnan(flat).any())
             node = np.tile(roots, m)  # pair j is (row j // n_trees, tree j % n_trees)
             row_at = np.repeat(np.arange(m, dtype=np.intp) * n_features, n_trees)
