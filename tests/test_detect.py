@@ -40,7 +40,6 @@ def test_empty_yard_finds_nothing():
     assert found.detections == ()
 
 
-@drawn_accuracy
 def test_single_car():
     img, truth = draw_yard(gsd=GSD, cars=[(1, 100.0, 13.92, (60, 60, 160))])
     found = detect_railcars(img, gsd=GSD)

@@ -115,3 +115,30 @@ def test_training_sees_grey_scenes_without_colour():
     for a, b in zip(colour.signals, grey.signals, strict=True):
         assert not b[c].any()
         np.testing.assert_array_equal(np.delete(a, c, axis=0), np.delete(b, c, axis=0))
+
+
+@pytest.mark.parametrize("half_width_m", [0.0, 0.125, 0.25])
+@pytest.mark.parametrize("off_m", [0.0, 0.25])
+def test_rails_show_whether_thin_or_wide_and_a_little_off_centre(half_width_m, off_m):
+    """Two dark lines at the rail spacing read as rails, a pixel to half a metre wide, on a strip centred
+    up to 0.25 m off them; one line, a uniform body or a wide dark band do not."""
+    from railcount.detect.strips import _rail_pair
+    from railcount.detect.tracks import RAIL_SPACING_M
+
+    k = int(round(HALF_M / STEP_M))
+    u = np.arange(-k, k + 1) * STEP_M
+
+    def profile(centres, width):
+        dark = np.zeros_like(u)
+        for c in centres:
+            dark = np.maximum(dark, np.clip(1 - np.maximum(np.abs(u - c) - width, 0) / STEP_M, 0, 1))
+        return np.repeat((0.5 - 0.4 * dark)[:, None], 40, axis=1)
+
+    half = RAIL_SPACING_M[0] / 2
+    both = _rail_pair(profile((off_m - half, off_m + half), half_width_m), 0.25)
+    one = _rail_pair(profile((off_m - half,), half_width_m), 0.25)
+    assert both.min() > 0.3
+    assert one.max() < 0.05
+    assert _rail_pair(np.full((2 * k + 1, 40), 0.5), 0.25).max() == 0
+    band = _rail_pair(profile((0.0,), 1.5), 0.25)  # a dark car body 3.5 m wide
+    assert band.max() < 0.05

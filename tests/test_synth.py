@@ -668,9 +668,11 @@ def test_training_specs_are_varied_and_fit():
     for s in specs:
         assert s.width_m == s.height_m and 200 <= s.width_m <= 300
         assert 0 <= s.n_cars <= 150 and 0 <= s.curvature <= 1 / 400
-        assert 0 <= s.haze <= 0.3 and 1 <= s.noise <= 8 and 0.3 <= s.blur <= 1.3
+        assert 0 <= s.haze <= 0.3 and 1 <= s.noise <= 8 and 0.2 <= s.blur <= 1.3
         assert 15 <= s.sun_elevation_deg <= 75 and 0 <= s.lookalike_density <= 3
         assert s.jpeg_quality is None or 40 <= s.jpeg_quality <= 95
+    blur = np.array([s.blur for s in specs])  # sharp more often than soft, soft ones too
+    assert 0.35 < np.median(blur) < 0.65 and (blur > 1.0).any() and (blur < 0.3).any()
     for s in specs[:8]:
         assert len(make_layout(s).cars) == s.n_cars
 

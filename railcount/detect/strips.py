@@ -10,7 +10,8 @@ whatever the track's direction, curvature or the image's GSD.
 From each strip come 1-D signals along the track, in units of the image's own
 contrast (see :func:`railcount.detect.image.to_luminance`):
 
-- ``rail``: two thin lines at the rail spacing (visible rails: no car here);
+- ``rail``: two lines at the rail spacing, a pixel to half a metre wide
+  (visible rails: no car here);
 - ``texture``: along-track variation over the bed (sleepers: no car here);
 - ``dev``: how far the cross-section differs from *this track's own empty
   look* (its cross-section where rails are plainly visible), so nothing
@@ -43,6 +44,9 @@ HALF_M = 6.0
 LEAD_M = 8.0
 #: Names of the 1-D signals of :func:`strip_signals`, in order.
 SIGNAL_NAMES = ("rail", "texture", "dev", "edges", "shadow", "body", "chroma", "ends", "side")
+#: Widest a rail is looked for as a line, metres (its half-width: a rail with its dark foot, its shadow
+#: and the stained ballast beside it, blurred); the narrowest is a pixel.
+RAIL_LINE_M = 0.5
 #: Offsets along the track (metres) at which :func:`position_features` reads the signals.
 CONTEXT_OFFSETS_M = (1.0, 2.5, 5.0, 8.0)
 
@@ -182,6 +186,29 @@ def _along(x: np.ndarray, half_m: float) -> np.ndarray:
     return ndimage.uniform_filter1d(x, n, axis=-1, mode="nearest")
 
 
+def _rail_pair(L: np.ndarray, gsd: float) -> np.ndarray:
+    """Along a strip, how plainly two rails show at the rail spacing about its middle row.
+
+    A rail is a line lower (or higher) than both sides: from a pixel wide, as
+    a bare rail is seen, to half a metre, as a rail with its dark foot, its
+    shadow and the stained ballast beside it is; both rails must show (the
+    weaker counts). The pair is looked for within one sample (0.25 m) of the
+    strip's middle, so a track found a little off its rails still shows them.
+    """
+    k = (L.shape[0] - 1) // 2
+    d0 = max(1, int(round(max(0.25, RAIL_SIDE_PX * gsd) / STEP_M)))
+    line = np.zeros_like(L)
+    for d in range(d0, max(d0, int(round(RAIL_LINE_M / STEP_M))) + 1):
+        up, down = np.roll(L, d, axis=0), np.roll(L, -d, axis=0)
+        line = np.maximum(line, np.maximum(np.minimum(up - L, down - L), np.minimum(L - up, L - down)))
+    rail = np.zeros(L.shape[1], L.dtype)
+    for sp in RAIL_SPACING_M:
+        h = int(round(0.5 * sp / STEP_M))
+        for o in (-1, 0, 1):
+            rail = np.maximum(rail, np.minimum(line[k + o - h], line[k + o + h]))
+    return rail
+
+
 def strip_signals(strip: Strip) -> np.ndarray:
     """The 1-D signals of a strip (see the module docstring).
 
@@ -195,14 +222,7 @@ def strip_signals(strip: Strip) -> np.ndarray:
     k = (L.shape[0] - 1) // 2
     # pixel footprint: signals finer than the GSD are noise
     L = ndimage.gaussian_filter1d(L, max(0.5, 0.3 * strip.gsd / STEP_M), axis=1)
-    d = max(1, int(round(max(0.25, RAIL_SIDE_PX * strip.gsd) / STEP_M)))
-    up, down = np.roll(L, d, axis=0), np.roll(L, -d, axis=0)
-    line = np.maximum(np.minimum(up - L, down - L), np.minimum(L - up, L - down))
-    rail = np.zeros(L.shape[1])
-    for sp in RAIL_SPACING_M:
-        h = int(round(0.5 * sp / STEP_M))
-        rail = np.maximum(rail, np.minimum(line[k - h], line[k + h]))
-    rail = _along(rail, 1.0)
+    rail = _along(_rail_pair(L, strip.gsd), 1.0)
     bed = L[k - int(round(0.9 / STEP_M)) : k + int(round(0.9 / STEP_M)) + 1]
     texture = _along(np.abs(bed - _along(bed, 0.5)).mean(axis=0), 1.0)
     # the track's own empty look: its cross-section where rails show best
