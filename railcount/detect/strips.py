@@ -197,15 +197,20 @@ def _rail_pair(L: np.ndarray, gsd: float) -> np.ndarray:
     """
     k = (L.shape[0] - 1) // 2
     d0 = max(1, int(round(max(0.25, RAIL_SIDE_PX * gsd) / STEP_M)))
-    line = np.zeros_like(L)
-    for d in range(d0, max(d0, int(round(RAIL_LINE_M / STEP_M))) + 1):
-        up, down = np.roll(L, d, axis=0), np.roll(L, -d, axis=0)
-        line = np.maximum(line, np.maximum(np.minimum(up - L, down - L), np.minimum(L - up, L - down)))
+    sides = range(d0, max(d0, int(round(RAIL_LINE_M / STEP_M))) + 1)
+    # only the rows where a rail of either spacing can lie are read
+    half = [int(round(0.5 * sp / STEP_M)) for sp in RAIL_SPACING_M]
+    rows = np.array(sorted({k + s * h + o for h in half for s in (-1, 1) for o in (-1, 0, 1)}))
+    line = np.zeros((len(rows), L.shape[1]), L.dtype)
+    mid = L[rows]
+    for d in sides:
+        up, down = L[rows - d], L[rows + d]
+        line = np.maximum(line, np.maximum(np.minimum(up - mid, down - mid), np.minimum(mid - up, mid - down)))
+    at = {r: i for i, r in enumerate(rows.tolist())}
     rail = np.zeros(L.shape[1], L.dtype)
-    for sp in RAIL_SPACING_M:
-        h = int(round(0.5 * sp / STEP_M))
+    for h in half:
         for o in (-1, 0, 1):
-            rail = np.maximum(rail, np.minimum(line[k + o - h], line[k + o + h]))
+            rail = np.maximum(rail, np.minimum(line[at[k + o - h]], line[at[k + o + h]]))
     return rail
 
 
