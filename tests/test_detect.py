@@ -53,7 +53,7 @@ def test_single_car():
 
 
 @pytest.mark.parametrize("colour", [pytest.param((60, 50, 40), id="darker"),
-                                    pytest.param((225, 225, 220), id="brighter", marks=drawn_accuracy)])
+                                    pytest.param((225, 225, 220), id="brighter")])
 def test_coupled_consist_of_similar_cars_is_split(colour):
     cars = consist(0, 20.0, 8, colours=(colour, tuple(c + 6 for c in colour)))
     img, truth = draw_yard(gsd=GSD, cars=cars)

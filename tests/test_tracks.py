@@ -127,6 +127,21 @@ def test_clip_and_join_give_back_one_track():
     assert len(joined) == 1 and abs(joined[0].length_px() - 100.0) < 1e-6
 
 
+def test_pieces_of_one_track_either_side_of_a_gap_are_joined_but_not_a_neighbour():
+    """A track found either side of a train and the run added along it (gaps of 4 m) become one track, with
+    the length-weighted share of rails seen; a piece 1 m across, or one pointing another way, stays apart."""
+    left = TrackLine(np.array([[50.0, 0.0], [50.0, 100.0]]), 0.9, "image", 0.8)
+    train = TrackLine(np.array([[50.2, 104.0], [50.2, 204.0]]), 0.5, "image", 0.0)
+    right = TrackLine(np.array([[50.0, 208.0], [50.0, 308.0]]), 0.9, "image", 0.8)
+    beside = TrackLine(np.array([[51.0, 312.0], [51.0, 400.0]]), 0.9, "image", 0.8)  # 1 m across
+    turned = TrackLine(np.array([[50.0, 104.0], [0.0, 200.0]]), 0.9, "image", 0.8)
+    joined = join_tracks([left, train, right, beside], gap_px=5.0, lat_px=0.5)
+    assert sorted(round(t.length_px()) for t in joined) == [88, 308]
+    one = max(joined, key=lambda t: t.length_px())
+    assert abs(one.rails - (0.8 * 200 + 0.0 * 100) / 300) < 0.01
+    assert len(join_tracks([left, turned], gap_px=5.0, lat_px=0.5)) == 2
+
+
 def test_cli_tracks_writes_rfc7946_geojson(tmp_path):
     lines = [straight(r) for r in (50.0, 55.0)]
     img, _ = draw_tracks(lines, gsd=GSD, size_m=SIZE)

@@ -13,7 +13,9 @@ read the same way, along themselves, where they run inside a yard.
 First, each track found is moved across onto the train standing on it where
 the car stage verifies plainly more cars there: a track placed from a train's
 edge or shadow runs a little off the cars' axis, and its cars, read across it,
-are lost.
+are lost. Last, the pieces of one track (a track found either side of a train
+and the run added along the train) are joined into one, so the car stage
+reads the train from end to end.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ..priors import TRACK_SPACING_M
 from .cars import CarModels, candidate_features, candidates_of
 from .geometry import near_polylines, polyline_length, resample_polyline, runs
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
-from .tracks import MIN_SPACING_M, TrackLine, TrackSet
+from .tracks import MIN_SPACING_M, TrackLine, TrackSet, join_tracks
 
 __all__ = ["complete_tracks", "OFFSETS_M", "MIN_TRAIN_M", "YARD_M"]
 
@@ -55,6 +57,11 @@ SHIFTS_M = (-0.5, -0.25, 0.0, 0.25, 0.5)
 NO_TRAIN_P = 0.3
 #: A track whose rails are plainly seen along at least this share of it lies where its rails are: not moved.
 RAILS_SEEN = 0.3
+#: Longest gap between the ends of two pieces of one track that are joined, metres: the gap completion leaves
+#: between a track and the run it adds along a train beyond it, and a little more.
+JOIN_GAP_M = MIN_SPACING_M + 1.5
+#: How far across from the line of one piece's end the other's may lie and still be joined to it, metres.
+JOIN_LAT_M = 0.5
 #: Stretch over which car-body probability is averaged along a candidate line, metres (about a car:
 #: coupling gaps, car ends and a doubtful stretch of body do not break a train).
 SMOOTH_M = 10.0
@@ -167,7 +174,11 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
             break
         kept += added
         frontier = added
-    return TrackSet(tuple(kept), gsd)
+    # a track found either side of a train and the run added along the train are one track: completion
+    # leaves a gap of MIN_SPACING_M between them (it adds nothing that close to a kept track)
+    users = [t for t in kept if t.source != "image"]
+    joined = join_tracks([t for t in kept if t.source == "image"], gap_px=JOIN_GAP_M / gsd, lat_px=JOIN_LAT_M / gsd)
+    return TrackSet(tuple(joined + users), gsd)
 
 
 def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float,

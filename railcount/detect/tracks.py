@@ -1169,12 +1169,15 @@ def clip_tracks(lines: tuple[TrackLine, ...] | list[TrackLine], box: tuple[float
     return out
 
 
-def join_tracks(pieces: list[TrackLine], *, gap_px: float) -> list[TrackLine]:
+def join_tracks(pieces: list[TrackLine], *, gap_px: float, lat_px: float | None = None) -> list[TrackLine]:
     """Join pieces of track whose ends meet (within ``gap_px``) and run on in the same direction.
 
-    Pieces cut at window seams become one track again; pieces of different
-    sources stay apart.
+    Pieces cut at window seams become one track again, and so do the pieces
+    of one track found either side of a train and along it; pieces of
+    different sources stay apart. ``lat_px`` (default ``gap_px``) is how far
+    across one end may lie from the line of the other.
     """
+    lat = gap_px if lat_px is None else lat_px
     out: list[TrackLine] = []
     for source in ("image", "user"):
         group = [p for p in pieces if p.source == source and len(p.points) >= 2]
@@ -1186,10 +1189,12 @@ def join_tracks(pieces: list[TrackLine], *, gap_px: float) -> list[TrackLine]:
         chains = [list(range(a, a + n)) for a, n in zip(starts, sizes)]
         owner = np.repeat(np.arange(len(group)), sizes)
         lengths = np.array([polyline_length(p.points) for p in group])
-        for ch in _join_ends(chains, xy, max_gap=gap_px, lat_tol=gap_px, reach=20 * gap_px, touch=gap_px):
+        for ch in _join_ends(chains, xy, max_gap=gap_px, lat_tol=lat, reach=20 * gap_px, touch=min(gap_px, lat)):
             pts = xy[ch]
             keep = np.concatenate([[True], np.hypot(*np.diff(pts, axis=0).T) > 1e-9])
             used = np.unique(owner[ch])
-            score = float(np.average([group[i].score for i in used], weights=np.maximum(lengths[used], 1e-9)))
-            out.append(TrackLine(pts[keep], score, source))
+            w = np.maximum(lengths[used], 1e-9)
+            score = float(np.average([group[i].score for i in used], weights=w))
+            rails = float(np.average([group[i].rails for i in used], weights=w))
+            out.append(TrackLine(pts[keep], score, source, rails))
     return out
