@@ -176,9 +176,8 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
         frontier = added
     # a track found either side of a train and the run added along the train are one track: completion
     # leaves a gap of MIN_SPACING_M between them (it adds nothing that close to a kept track)
-    users = [t for t in kept if t.source != "image"]
-    joined = join_tracks([t for t in kept if t.source == "image"], gap_px=JOIN_GAP_M / gsd, lat_px=JOIN_LAT_M / gsd)
-    return TrackSet(tuple(joined + users), gsd)
+    # (join_tracks keeps the tracks of each source apart)
+    return TrackSet(tuple(join_tracks(kept, gap_px=JOIN_GAP_M / gsd, lat_px=JOIN_LAT_M / gsd)), gsd)
 
 
 def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float,
