@@ -174,9 +174,8 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
             break
         kept += added
         frontier = added
-    # a track found either side of a train and the run added along the train are one track: completion
-    # leaves a gap of MIN_SPACING_M between them (it adds nothing that close to a kept track)
-    # (join_tracks keeps the tracks of each source apart)
+    # a track found either side of a train and the run added along it are one track, left MIN_SPACING_M
+    # apart (nothing is added that close to a kept track)
     return TrackSet(tuple(join_tracks(kept, gap_px=JOIN_GAP_M / gsd, lat_px=JOIN_LAT_M / gsd)), gsd)
 
 
