@@ -9,7 +9,8 @@ becomes a track if the car stage finds and verifies at least two cars on it
 (a train, not a slab of roof or road). New tracks are searched beside in
 turn, so a yard of full tracks is filled in from the tracks at its edges.
 The chains the track finder doubted (a whole train hides every rail) are
-read the same way, along themselves, where they run inside a yard.
+read the same way, along themselves and beside them up to a car's width
+(such a chain may be the train's shadow or edge), where they run inside a yard.
 First, each track found is moved across onto the train standing on it where
 the car stage verifies plainly more cars there: a track placed from a train's
 edge or shadow runs a little off the cars' axis, and its cars, read across it,
@@ -44,9 +45,11 @@ MIN_CARS = 2
 #: A doubted chain is read for trains where it runs within this distance of a found track
 #: (two track spacings: a yard's tracks lie side by side), metres.
 YARD_M = 2 * TRACK_SPACING_M[1]
-#: Offsets across a doubted chain at which its train is looked for, metres (where cars hide the rails
-#: the chain's points are joined across the gap, so it may run a little off the track).
-ACROSS_M = (-1.0, -0.5, 0.0, 0.5, 1.0)
+#: Offsets across a doubted chain at which its train is looked for, metres: up to a car's width (3 m)
+#: either side. A chain the track finder doubts is often not the track under a train but the train's
+#: shadow or one of its long edges, which run beside the cars' axis as straight as a track does; where
+#: the chain is joined across a gap it may also run a little off the track.
+ACROSS_M = tuple(float(d) for d in np.arange(-3.0, 3.01, 0.5))
 #: Positions read along each candidate line (every this many strip samples).
 EVERY = 4
 #: Shifts across a found track at which the car stage reads it again, metres (a track placed from a
