@@ -66,6 +66,25 @@ def test_strip_samples_across_and_along_the_track():
     assert a > 0 and b < s.n and np.allclose(np.diff(s.centre[:a + 2], axis=0), np.diff(s.centre[a:a + 2], axis=0))
 
 
+def test_a_shifted_strip_is_the_strip_of_the_line_beside():
+    # a ramp across a horizontal track: value = row, so the strip of a line d metres across reads row + d / gsd
+    rows, cols = np.mgrid[0:200, 0:200].astype(np.float32)
+    lum, mask, gsd = rows / 200.0, np.ones(rows.shape, bool), 0.5
+    line = np.array([[100.5, 20.5], [100.5, 180.5]])
+    s = track_strips(lum, np.zeros_like(lum), mask, TrackSet((TrackLine(line, 1.0),), gsd))[0]
+    for d in (-2.5, 1.0):
+        sh = s.shifted(d)
+        beside = track_strips(lum, np.zeros_like(lum), mask,
+                              TrackSet((TrackLine(line + s.normal[0] * d / gsd, 1.0),), gsd))[0]
+        k, kb = (sh.lum.shape[0] - 1) // 2, (beside.lum.shape[0] - 1) // 2
+        assert k == int(round((HALF_M - abs(d)) / STEP_M))
+        np.testing.assert_allclose(sh.centre, beside.centre, atol=1e-6)
+        np.testing.assert_allclose(sh.lum, beside.lum[kb - k : kb + k + 1], atol=1e-5)
+        assert sh.span == s.span
+    with pytest.raises(ValueError, match="leaves nothing"):
+        s.shifted(HALF_M)
+
+
 def test_split_run_cuts_at_the_gaps_of_equal_cars():
     length = CAR_TYPES["gondola"].length_m  # over couplers
     gap = 1.0

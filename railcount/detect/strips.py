@@ -93,6 +93,17 @@ class Strip:
         stop = self.span[1] if self.span[1] >= 0 else self.n
         return max(0.0, (stop - self.span[0] - 1) * STEP_M)
 
+    def shifted(self, d_m: float) -> Strip:
+        """The strip of a line ``d_m`` metres across this one (towards positive ``u``), cut from this strip:
+        as wide as it allows (``HALF_M - |d_m|`` either side)."""
+        k = (self.lum.shape[0] - 1) // 2
+        o = int(round(d_m / STEP_M))
+        if abs(o) >= k:
+            raise ValueError(f"a shift of {d_m} m leaves nothing of a strip {k * STEP_M:g} m wide either side")
+        rows = slice(k + o - (k - abs(o)), k + o + (k - abs(o)) + 1)
+        return Strip(self.track, self.centre + self.normal * (o * STEP_M / self.gsd), self.normal, self.lum[rows],
+                     self.chroma[rows], self.valid[rows], self.gsd, self.span)
+
     def core_valid(self, half_m: float = 2.0) -> np.ndarray:
         """Positions on the track itself whose cross-section within ``half_m`` of it is all valid pixels."""
         k = (self.valid.shape[0] - 1) // 2
