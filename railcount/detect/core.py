@@ -13,8 +13,8 @@ Pipeline (see ``docs/design.md``):
 5. individual mode (0.8 m or finer): each consist is split into cars by
    dynamic programming over gap evidence and car-length priors, and a
    verifier judges each car, and a car with car bodies 2.5 m beside it on
-   both sides (a slab, such as a container stack) is dropped; estimate mode (0.8-3 m): occupied track length
-   divided by the mean car pitch;
+   both sides (a slab, such as a container stack) is dropped; estimate mode
+   (0.8-3 m): occupied track length divided by the mean car pitch;
 6. back to input pixel coordinates; a car found on two overlapping tracks is
    kept once.
 """

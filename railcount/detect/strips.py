@@ -100,7 +100,8 @@ class Strip:
         o = int(round(d_m / STEP_M))
         if abs(o) >= k:
             raise ValueError(f"a shift of {d_m} m leaves nothing of a strip {k * STEP_M:g} m wide either side")
-        rows = slice(k + o - (k - abs(o)), k + o + (k - abs(o)) + 1)
+        half = k - abs(o)  # rows left either side of the new middle row k + o
+        rows = slice(k + o - half, k + o + half + 1)
         return Strip(self.track, self.centre + self.normal * (o * STEP_M / self.gsd), self.normal, self.lum[rows],
                      self.chroma[rows], self.valid[rows], self.gsd, self.span)
 
