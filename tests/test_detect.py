@@ -62,7 +62,6 @@ def test_coupled_consist_of_similar_cars_is_split(colour):
     assert len({d.track_id for d in found.detections}) == 1
 
 
-@drawn_accuracy
 def test_several_tracks_and_types():
     cars = (consist(0, 10.0, 5, length_m=12.02, colours=((200, 200, 205),))
             + consist(1, 30.0, 4, length_m=17.07, colours=((150, 60, 40), (60, 90, 150)))

@@ -27,10 +27,10 @@ from scipy import ndimage
 
 from ..priors import CAR_TYPES, COUPLING_GAP_M
 from .forest import Forest
-from .strips import STEP_M
+from .strips import STEP_M, Strip, position_features, strip_signals
 
 __all__ = ["CarModels", "Candidate", "body_runs", "split_run", "candidates_of", "length_loglik", "candidate_features",
-           "CANDIDATE_NAMES", "MIN_RUN_M", "mean_car_pitch_m"]
+           "CANDIDATE_NAMES", "MIN_RUN_M", "mean_car_pitch_m", "in_a_slab", "SLAB_SIDE_M", "SLAB_P"]
 
 #: Shortest run of car body taken as a car (a short fragment is a shadow, a sign, a gantry).
 MIN_RUN_M = 7.0
@@ -41,6 +41,15 @@ LENGTH_SIGMA_M = 0.9
 #: Car lengths over couplers the splitter allows, metres.
 MIN_CAR_M, MAX_CAR_M = 9.5, 21.0
 
+#: Distance either side of a car's axis at which no other car's axis lies, metres: tracks are at least
+#: 4.5 m apart (:data:`~railcount.priors.TRACK_SPACING_M`), so a car on the next track has its axis 2 m
+#: or more beyond this line, while the next row of a container stack has its axis on it.
+SLAB_SIDE_M = 2.5
+#: Car-body probability, on both sides at :data:`SLAB_SIDE_M`, at which a candidate is taken for part of a
+#: slab. Measured on 40 validation scenes at 0.25-0.8 m (seeds disjoint from training and benchmark; 1,721
+#: true and 242 false cars verified): at 0.85 the rule drops 21 false cars and 12 true ones; at 0.5, 91 false
+#: and 211 true, because between two trains on tracks 4.5 m apart the car-body model sees bodies too.
+SLAB_P = 0.85
 
 def mean_car_pitch_m() -> float:
     """Mean length over couplers of the wagon types (locomotives aside): a coupled train's pitch."""
@@ -223,4 +232,29 @@ def candidates_of(p_body: list[np.ndarray], p_gap: list[np.ndarray], *, threshol
             lo = np.log(np.clip(pg[a:b], 1e-3, 1 - 1e-3) / np.clip(1 - pg[a:b], 1e-3, 1))
             cars = split_run(b - a, lo)
             out.extend(Candidate(i, a + s, a + e, r, len(cars)) for s, e in cars)
+    return out
+
+
+def in_a_slab(cands: list[Candidate], keep: np.ndarray, strips: list[Strip], models: CarModels,
+              gsd: float) -> np.ndarray:
+    """Which kept candidates have car bodies :data:`SLAB_SIDE_M` beside them on both sides.
+
+    Tracks are at least 4.5 m apart, so no car stands with its axis that
+    close to another's: bodies side by side at that distance are a slab (the
+    rows of a container stack, a ribbed roof), not a train. The car-body
+    model reads the lines either side, cut from the candidate's own strip;
+    a candidate is in a slab where its mean body probability along the
+    candidate reaches :data:`SLAB_P` on both.
+    """
+    side: dict[int, list[np.ndarray]] = {}
+    for i in sorted({c.strip for c, k in zip(cands, keep) if k}):
+        side[i] = []
+        for d in (-SLAB_SIDE_M, SLAB_SIDE_M):
+            sh = strips[i].shifted(d)
+            f = position_features(strip_signals(sh), gsd)
+            side[i].append(np.where(sh.core_valid(), models.body.predict_proba(f), 0.0))
+    out = np.zeros(len(cands), bool)
+    for j, (c, k) in enumerate(zip(cands, keep)):
+        if k:
+            out[j] = min(float(p[c.i0 : c.i1].mean()) for p in side[c.strip]) >= SLAB_P
     return out

@@ -14,7 +14,9 @@ read the same way, along themselves and beside them up to a car's width
 First, each track found is moved across onto the train standing on it where
 the car stage verifies plainly more cars there: a track placed from a train's
 edge or shadow runs a little off the cars' axis, and its cars, read across it,
-are lost. Last, the pieces of one track (a track found either side of a train
+are lost. Every track, found or added, is then followed past its ends for as
+long as a train on it runs on (to the picture's edge, or beyond the neighbour
+it was found beside). Last, the pieces of one track (a track found either side of a train
 and the run added along the train) are joined into one, so the car stage
 reads the train from end to end.
 """
@@ -27,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..priors import TRACK_SPACING_M
-from .cars import CarModels, candidate_features, candidates_of
+from .cars import SLAB_P, SLAB_SIDE_M, CarModels, candidate_features, candidates_of, in_a_slab
 from .geometry import near_polylines, polyline_length, resample_polyline, runs
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
 from .tracks import MIN_SPACING_M, TrackLine, TrackSet, join_tracks
@@ -68,6 +70,17 @@ JOIN_LAT_M = 0.5
 #: Stretch over which car-body probability is averaged along a candidate line, metres (about a car:
 #: coupling gaps, car ends and a doubtful stretch of body do not break a train).
 SMOOTH_M = 10.0
+#: A track is followed past its ends along a train in steps this long, metres.
+FOLLOW_STEP_M = 30.0
+#: How far across its straight prolongation each step may end, metres: a track on the sharpest yard curve
+#: (300 m radius) leaves the line of its last stretch by 1.5 m over 30 m.
+FOLLOW_BEND_M = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)
+#: Length of a track's end whose direction it is followed in, metres.
+FOLLOW_TAIL_M = 15.0
+#: A train may begin this far past a track's end and still be followed (a coupling gap, a buffer stop), metres.
+FOLLOW_LEAD_M = 5.0
+#: Farthest a track is followed past one of its ends, metres (a long train).
+FOLLOW_MAX_M = 1500.0
 
 
 def _normals(points: np.ndarray) -> np.ndarray:
@@ -84,6 +97,12 @@ class _Reading:
     signals: np.ndarray
     features: np.ndarray
 
+    @classmethod
+    def of(cls, strip: Strip) -> _Reading:
+        """Read a strip's signals and position features."""
+        signals = strip_signals(strip)
+        return cls(strip, signals, position_features(signals, strip.gsd))
+
     def body(self, models: CarModels, every: int = 1) -> np.ndarray:
         """Car-body probability every ``every`` strip samples (0 where the cross-section is not all valid)."""
         return np.where(self.strip.core_valid()[::every], models.body.predict_proba(self.features[::every]), 0.0)
@@ -98,16 +117,15 @@ class _Reading:
         if not cands:
             return 0
         feats = candidate_features(cands, [p_body], [p_gap], [self.signals], self.strip.gsd)
-        return int((models.verify.predict_proba(feats) >= float(models.verify.meta.get("threshold", 0.5))).sum())
+        keep = models.verify.predict_proba(feats) >= float(models.verify.meta.get("threshold", 0.5))
+        keep &= ~in_a_slab(cands, keep, [self.strip], models, self.strip.gsd)
+        return int(keep.sum())
 
 
 def _read(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float) -> _Reading | None:
     """Sample the image along ``line`` and read its signals; None where it gives no strip."""
     strips = track_strips(lum, chroma, mask, TrackSet((TrackLine(line, 1.0),), gsd))
-    if not strips:
-        return None
-    signals = strip_signals(strips[0])
-    return _Reading(strips[0], signals, position_features(signals, gsd))
+    return _Reading.of(strips[0]) if strips else None
 
 
 def _body_along(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float,
@@ -147,7 +165,8 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
         ``tracks`` and the tracks added.
     """
     gsd = tracks.gsd
-    kept = _recentred(list(tracks.tracks), lum, chroma, mask, gsd, models)
+    kept = _followed(_recentred(list(tracks.tracks), lum, chroma, mask, gsd, models), [], lum, chroma, mask,
+                     gsd, models)
     # first the doubted chains themselves, where they run inside a yard (near a track found): a train
     # verified along one makes it a track
     added: list[TrackLine] = []
@@ -161,7 +180,7 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
             if b - a >= 2:
                 _trains_on([base[a:b] + off / gsd * nrm[a:b] for off in ACROSS_M], lum, chroma, mask, gsd, models,
                            kept, added)
-    kept += added
+    kept += _followed(added, kept, lum, chroma, mask, gsd, models)
     frontier = [t for t in kept if t.source == "image"]
     for _ in range(rounds):
         added = []
@@ -175,6 +194,7 @@ def complete_tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, track
                            kept, added)
         if not added:
             break
+        added = _followed(added, kept, lum, chroma, mask, gsd, models)
         kept += added
         frontier = added
     # a track found either side of a train and the run added along it are one track, left MIN_SPACING_M
@@ -215,6 +235,102 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
     return out
 
 
+def _followed(lines: list[TrackLine], others: list[TrackLine], lum: np.ndarray, chroma: np.ndarray,
+              mask: np.ndarray, gsd: float, models: CarModels) -> list[TrackLine]:
+    """``lines``, each prolonged past its ends as far as a train on it runs on.
+
+    A track is found where its rails or its cars show it, and a train that
+    runs on past the end of what was found (to the picture's edge, or beyond
+    the neighbour it was found beside) would lose its cars there. From each
+    end, the line is read ahead in steps of :data:`FOLLOW_STEP_M`, bent across
+    by up to :data:`FOLLOW_BEND_M` to follow a curve, and prolonged along the
+    bend with the most car bodies for as long as car-body probability
+    (averaged over :data:`SMOOTH_M`) stays at :data:`BODY_P` or more and the
+    lines :data:`~railcount.detect.cars.SLAB_SIDE_M` either side do not both
+    show car bodies too (:data:`~railcount.detect.cars.SLAB_P`: a slab such as
+    a container stack, as the car stage judges a car); it stops short of the
+    other tracks. A prolongation is kept where the car stage verifies a car
+    on it (two on one of :data:`MIN_TRAIN_M` or more).
+    """
+    out: list[TrackLine] = []
+    for i, t in enumerate(lines):
+        if t.source != "image" or len(t.points) < 2:
+            out.append(t)
+            continue
+        rest = [x.points for x in others + out + lines[i + 1 :]]  # the others as prolonged so far
+        pts = resample_polyline(t.points, STEP_M / gsd)
+        ahead = _ahead(pts, rest, lum, chroma, mask, gsd, models)
+        behind = _ahead(pts[::-1], rest, lum, chroma, mask, gsd, models)
+        if len(ahead) or len(behind):
+            t = TrackLine(np.vstack([behind[::-1], pts, ahead]), t.score, t.source, t.rails)
+        out.append(t)
+    return out
+
+
+def _ahead(pts: np.ndarray, rest: list[np.ndarray], lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray,
+           gsd: float, models: CarModels) -> np.ndarray:
+    """Points prolonging the polyline ``pts`` (sampled every :data:`STEP_M`) past its last point along a train,
+    or none (see :func:`_followed`)."""
+    step = STEP_M / gsd
+    n_tail = max(2, int(round(FOLLOW_TAIL_M / STEP_M)))
+    n_lead = int(round(FOLLOW_LEAD_M / STEP_M))
+    n_step = int(round(FOLLOW_STEP_M / STEP_M))
+    reach = FOLLOW_STEP_M + SMOOTH_M
+    line, new = pts, []
+    while polyline_length(line) * gsd < FOLLOW_MAX_M + polyline_length(pts) * gsd:
+        tail = line[-n_tail:]
+        u = tail[-1] - tail[0]
+        if not np.hypot(*u) > 0:
+            break
+        u = u / np.hypot(*u)
+        nrm = np.array([u[1], -u[0]])
+        best: tuple[float, _Reading, np.ndarray] | None = None
+        for d in sorted(FOLLOW_BEND_M, key=abs):  # straight on first
+            # read on for another SMOOTH_M, so that the step's last stretch is averaged like the rest
+            ext = resample_polyline(np.vstack([tail[-1], tail[-1] + (reach * u + d * nrm) / gsd]), step)[1:]
+            r = _read(lum, chroma, mask, np.vstack([tail, ext]), gsd)
+            if r is None:
+                break
+            body = r.body(models)
+            p = body[r.strip.span[0] + len(tail):][:n_step]
+            if d == 0 and not (_smoothed_samples(body)[r.strip.span[0] + len(tail):][: n_lead + 1] >= BODY_P / 2).any():
+                break  # plainly no train begins here (the bends part by less than 0.4 m this close to the end)
+            if best is None or p.mean() > best[0]:
+                best = (float(p.mean()), r, ext)
+        if best is None:
+            break
+        _, r, ext = best
+        # car bodies along the bend, and none beside it where the next row of a slab would stand
+        ext = ext[:n_step]
+        own, left, right = (_smoothed_samples(x.body(models))[r.strip.span[0] + len(tail):][:n_step] for x in
+                            (r, _Reading.of(r.strip.shifted(-SLAB_SIDE_M)), _Reading.of(r.strip.shifted(SLAB_SIDE_M))))
+        on = (own >= BODY_P) & (np.minimum(left, right) < SLAB_P)
+        first = int(np.argmax(on)) if on.any() else len(on)
+        if first > n_lead:
+            break
+        stop = len(on) if on[first:].all() else first + int(np.argmin(on[first:]))
+        ext = ext[:stop]
+        near = near_polylines(ext, rest, MIN_SPACING_M / gsd)
+        if near.any():
+            ext = ext[: int(np.argmax(near))]
+        if len(ext) < 2:
+            break
+        new.append(ext)
+        line = np.vstack([line, ext])
+        if stop < len(on) or len(ext) < stop:
+            break
+    if not new:
+        return np.zeros((0, 2))
+    piece = np.vstack([pts[-1:], *new])
+    need = MIN_CARS if polyline_length(piece) * gsd >= MIN_TRAIN_M else 1
+    return piece[1:] if _verified_cars(lum, chroma, mask, piece, gsd, models) >= need else np.zeros((0, 2))
+
+
+def _smoothed_samples(p: np.ndarray) -> np.ndarray:
+    """Car-body probability read at every strip sample, averaged along the line over :data:`SMOOTH_M`."""
+    return ndimage.uniform_filter1d(p, max(1, int(round(SMOOTH_M / STEP_M))), mode="nearest")
+
+
 def _smoothed(p: np.ndarray) -> np.ndarray:
     """Car-body probability read every :data:`EVERY` strip samples, averaged along its last axis over
     :data:`SMOOTH_M`."""
@@ -234,9 +350,9 @@ def _trains_on(lines: list[np.ndarray], lum: np.ndarray, chroma: np.ndarray, mas
     step_px = EVERY * STEP_M / gsd
     probs, sampled = [], []
     for line in lines:
-        p, _ = _body_along(lum, chroma, mask, line, gsd, models)
+        p, at = _body_along(lum, chroma, mask, line, gsd, models)
         probs.append(p)
-        sampled.append(line[::EVERY][: len(p)])
+        sampled.append(at)  # where each probability was read (the strip runs on past the line's ends)
     n = min(len(p) for p in probs)
     if n < 2:
         return

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..priors import counting_mode
 from ..results import Detection
-from .cars import Candidate, CarModels, body_runs, candidate_features, candidates_of, mean_car_pitch_m
+from .cars import CarModels, body_runs, candidate_features, candidates_of, in_a_slab, mean_car_pitch_m
 from .complete import complete_tracks
 from .image import Frame, Levels, check_image, image_levels, to_luminance
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
@@ -42,15 +42,6 @@ __all__ = ["DetectorConfig", "DetectionSet", "Frame", "Levels", "detect_railcars
 
 #: Width given to a detected car's outline, metres (the middle of 2.5-3.3 m).
 CAR_WIDTH_M = 3.0
-#: Distance either side of a car's axis at which no other car's axis lies, metres: tracks are at least
-#: 4.5 m apart (:data:`~railcount.priors.TRACK_SPACING_M`), so a car on the next track has its axis 2 m
-#: or more beyond this line, while the next row of a container stack has its axis on it.
-SLAB_SIDE_M = 2.5
-#: Car-body probability, on both sides at :data:`SLAB_SIDE_M`, at which a candidate is taken for part of a
-#: slab. Measured on 40 validation scenes at 0.25-0.8 m (seeds disjoint from training and benchmark; 1,721
-#: true and 242 false cars verified): at 0.85 the rule drops 21 false cars and 12 true ones; at 0.5, 91 false
-#: and 211 true, because between two trains on tracks 4.5 m apart the car-body model sees bodies too.
-SLAB_P = 0.85
 
 
 @dataclass(frozen=True)
@@ -181,7 +172,7 @@ def detect_railcars(
                 keep = score >= float(models.verify.meta.get("threshold", 0.5))
             else:
                 keep = np.ones(len(cands), bool)
-            keep &= ~_in_a_slab(cands, keep, strips, models, gsd)
+            keep &= ~in_a_slab(cands, keep, strips, models, gsd)
             dets = [_outline(strips[c.strip], c.i0, c.i1, float(sc), "car")
                     for c, sc, k in zip(cands, score, keep) if k]
     else:
@@ -258,31 +249,6 @@ def _tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float, u
         origin = frame.origin if frame is not None else (0, 0)
         found = complete_tracks(lum, chroma, mask, find_tracks(lum, mask, gsd=gsd, origin=origin), models)
     return found if user is None else snap_tracks(user, found, tol_m=snap_m)
-
-
-def _in_a_slab(cands: list[Candidate], keep: np.ndarray, strips: list[Strip], models: CarModels,
-               gsd: float) -> np.ndarray:
-    """Which kept candidates have car bodies :data:`SLAB_SIDE_M` beside them on both sides.
-
-    Tracks are at least 4.5 m apart, so no car stands with its axis that
-    close to another's: bodies side by side at that distance are a slab (the
-    rows of a container stack, a ribbed roof), not a train. The car-body
-    model reads the lines either side, cut from the candidate's own strip;
-    a candidate is in a slab where its mean body probability along the
-    candidate reaches :data:`SLAB_P` on both.
-    """
-    side: dict[int, list[np.ndarray]] = {}
-    for i in sorted({c.strip for c, k in zip(cands, keep) if k}):
-        side[i] = []
-        for d in (-SLAB_SIDE_M, SLAB_SIDE_M):
-            sh = strips[i].shifted(d)
-            f = position_features(strip_signals(sh), gsd)
-            side[i].append(np.where(sh.core_valid(), models.body.predict_proba(f), 0.0))
-    out = np.zeros(len(cands), bool)
-    for j, (c, k) in enumerate(zip(cands, keep)):
-        if k:
-            out[j] = min(float(p[c.i0 : c.i1].mean()) for p in side[c.strip]) >= SLAB_P
-    return out
 
 
 def _with_cars(d: Detection, cars: float) -> Detection:
