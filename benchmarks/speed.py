@@ -630,7 +630,7 @@ def findings(data: dict[str, Any]) -> str:
                 f"track-point models, linking chains and judging them): {share('tracks.find_tracks')}, of which "
                 f"`context_features` {share('tracks.context_features')}.",
                 f"- Completing them from the trains (`complete_tracks`: the car stage read along lines beside "
-                f"every track and along doubted chains, and across rail-less tracks): "
+                f"every track and along doubted chains, across rail-less tracks, and past every track's ends): "
                 f"{share('complete.complete_tracks')}.",
                 f"- The car stage along the tracks: strips {share('strips.track_strips')}, their signals "
                 f"{share('strips.strip_signals')}; the tree models (`forest.predict_proba`, all calls, tracks "
