@@ -30,7 +30,8 @@ from .forest import Forest
 from .strips import STEP_M, Strip, position_features, strip_signals
 
 __all__ = ["CarModels", "Candidate", "body_runs", "split_run", "candidates_of", "length_loglik", "candidate_features",
-           "CANDIDATE_NAMES", "MIN_RUN_M", "mean_car_pitch_m", "in_a_slab", "SLAB_SIDE_M", "SLAB_P"]
+           "CANDIDATE_NAMES", "MIN_RUN_M", "mean_car_pitch_m", "in_a_slab", "bodies_beside",
+           "SLAB_SIDE_M", "SLAB_P"]
 
 #: Shortest run of car body taken as a car (a short fragment is a shadow, a sign, a gantry).
 MIN_RUN_M = 7.0
@@ -235,6 +236,17 @@ def candidates_of(p_body: list[np.ndarray], p_gap: list[np.ndarray], *, threshol
     return out
 
 
+def bodies_beside(strip: Strip, models: CarModels) -> tuple[np.ndarray, np.ndarray]:
+    """Car-body probability along the lines :data:`SLAB_SIDE_M` either side of a strip's track, cut from the
+    strip (0 where a line's cross-section is not all valid): where both are high, the track runs on a slab."""
+    out = []
+    for d in (-SLAB_SIDE_M, SLAB_SIDE_M):
+        sh = strip.shifted(d)
+        f = position_features(strip_signals(sh), strip.gsd)
+        out.append(np.where(sh.core_valid(), models.body.predict_proba(f), 0.0))
+    return out[0], out[1]
+
+
 def in_a_slab(cands: list[Candidate], keep: np.ndarray, strips: list[Strip], models: CarModels,
               gsd: float) -> np.ndarray:
     """Which kept candidates have car bodies :data:`SLAB_SIDE_M` beside them on both sides.
@@ -246,13 +258,7 @@ def in_a_slab(cands: list[Candidate], keep: np.ndarray, strips: list[Strip], mod
     a candidate is in a slab where its mean body probability along the
     candidate reaches :data:`SLAB_P` on both.
     """
-    side: dict[int, list[np.ndarray]] = {}
-    for i in sorted({c.strip for c, k in zip(cands, keep) if k}):
-        side[i] = []
-        for d in (-SLAB_SIDE_M, SLAB_SIDE_M):
-            sh = strips[i].shifted(d)
-            f = position_features(strip_signals(sh), gsd)
-            side[i].append(np.where(sh.core_valid(), models.body.predict_proba(f), 0.0))
+    side = {i: bodies_beside(strips[i], models) for i in sorted({c.strip for c, k in zip(cands, keep) if k})}
     out = np.zeros(len(cands), bool)
     for j, (c, k) in enumerate(zip(cands, keep)):
         if k:

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..priors import TRACK_SPACING_M
-from .cars import SLAB_P, SLAB_SIDE_M, CarModels, candidate_features, candidates_of, in_a_slab
+from .cars import SLAB_P, CarModels, bodies_beside, candidate_features, candidates_of, in_a_slab
 from .geometry import near_polylines, polyline_length, resample_polyline, runs
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
 from .tracks import MIN_SPACING_M, TrackLine, TrackSet, join_tracks
@@ -97,12 +97,6 @@ class _Reading:
     signals: np.ndarray
     features: np.ndarray
 
-    @classmethod
-    def of(cls, strip: Strip) -> _Reading:
-        """Read a strip's signals and position features."""
-        signals = strip_signals(strip)
-        return cls(strip, signals, position_features(signals, strip.gsd))
-
     def body(self, models: CarModels, every: int = 1) -> np.ndarray:
         """Car-body probability every ``every`` strip samples (0 where the cross-section is not all valid)."""
         return np.where(self.strip.core_valid()[::every], models.body.predict_proba(self.features[::every]), 0.0)
@@ -125,7 +119,10 @@ class _Reading:
 def _read(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float) -> _Reading | None:
     """Sample the image along ``line`` and read its signals; None where it gives no strip."""
     strips = track_strips(lum, chroma, mask, TrackSet((TrackLine(line, 1.0),), gsd))
-    return _Reading.of(strips[0]) if strips else None
+    if not strips:
+        return None
+    signals = strip_signals(strips[0])
+    return _Reading(strips[0], signals, position_features(signals, gsd))
 
 
 def _body_along(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, line: np.ndarray, gsd: float,
@@ -284,7 +281,7 @@ def _ahead(pts: np.ndarray, rest: list[np.ndarray], lum: np.ndarray, chroma: np.
             break
         u = u / np.hypot(*u)
         nrm = np.array([u[1], -u[0]])
-        best: tuple[float, _Reading, np.ndarray] | None = None
+        best: tuple[float, _Reading, np.ndarray, np.ndarray] | None = None
         for d in sorted(FOLLOW_BEND_M, key=abs):  # straight on first
             # read on for another SMOOTH_M, so that the step's last stretch is averaged like the rest
             ext = resample_polyline(np.vstack([tail[-1], tail[-1] + (reach * u + d * nrm) / gsd]), step)[1:]
@@ -293,17 +290,17 @@ def _ahead(pts: np.ndarray, rest: list[np.ndarray], lum: np.ndarray, chroma: np.
                 break
             body = r.body(models)
             p = body[r.strip.span[0] + len(tail):][:n_step]
-            if d == 0 and not (_smoothed_samples(body)[r.strip.span[0] + len(tail):][: n_lead + 1] >= BODY_P / 2).any():
+            if d == 0 and not (_smoothed(body, 1)[r.strip.span[0] + len(tail):][: n_lead + 1] >= BODY_P / 2).any():
                 break  # plainly no train begins here (the bends part by less than 0.4 m this close to the end)
             if best is None or p.mean() > best[0]:
-                best = (float(p.mean()), r, ext)
+                best = (float(p.mean()), r, ext, body)
         if best is None:
             break
-        _, r, ext = best
+        _, r, ext, body = best
         # car bodies along the bend, and none beside it where the next row of a slab would stand
         ext = ext[:n_step]
-        own, left, right = (_smoothed_samples(x.body(models))[r.strip.span[0] + len(tail):][:n_step] for x in
-                            (r, _Reading.of(r.strip.shifted(-SLAB_SIDE_M)), _Reading.of(r.strip.shifted(SLAB_SIDE_M))))
+        own, left, right = (_smoothed(x, 1)[r.strip.span[0] + len(tail):][:n_step]
+                            for x in (body, *bodies_beside(r.strip, models)))
         on = (own >= BODY_P) & (np.minimum(left, right) < SLAB_P)
         first = int(np.argmax(on)) if on.any() else len(on)
         if first > n_lead:
@@ -326,15 +323,10 @@ def _ahead(pts: np.ndarray, rest: list[np.ndarray], lum: np.ndarray, chroma: np.
     return piece[1:] if _verified_cars(lum, chroma, mask, piece, gsd, models) >= need else np.zeros((0, 2))
 
 
-def _smoothed_samples(p: np.ndarray) -> np.ndarray:
-    """Car-body probability read at every strip sample, averaged along the line over :data:`SMOOTH_M`."""
-    return ndimage.uniform_filter1d(p, max(1, int(round(SMOOTH_M / STEP_M))), mode="nearest")
-
-
-def _smoothed(p: np.ndarray) -> np.ndarray:
-    """Car-body probability read every :data:`EVERY` strip samples, averaged along its last axis over
+def _smoothed(p: np.ndarray, every: int = EVERY) -> np.ndarray:
+    """Car-body probability read every ``every`` strip samples, averaged along its last axis over
     :data:`SMOOTH_M`."""
-    width = max(1, int(round(SMOOTH_M / (EVERY * STEP_M))))
+    width = max(1, int(round(SMOOTH_M / (every * STEP_M))))
     return ndimage.uniform_filter1d(p, width, axis=-1, mode="nearest")
 
 
