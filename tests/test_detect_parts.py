@@ -85,6 +85,30 @@ def test_a_shifted_strip_is_the_strip_of_the_line_beside():
         s.shifted(HALF_M)
 
 
+def test_the_cross_section_is_read_the_same_from_either_side_of_a_track():
+    # a track drawn with a dark band (a shadow) on one side: reading it along the track one way or the
+    # other swaps the sides, and the folded cross-section must not change, while the band shows in it
+    from railcount.detect.cars import SLAB_SIDE_M
+    from railcount.detect.strips import PROFILE_NAMES, PROFILE_OFFSETS_M, SIGNAL_NAMES, strip_signals
+
+    gsd = 0.5
+    rng = np.random.default_rng(3)
+    lum = rng.normal(0.0, 0.05, (200, 200)).astype(np.float32)
+    lum[104:108, 40:160] -= 1.0  # 2-4 m below the track's middle row
+    mask = np.ones(lum.shape, bool)
+    line = np.array([[100.0, 20.0], [100.0, 180.0]])
+    ways = [track_strips(lum, np.zeros_like(lum), mask, TrackSet((TrackLine(p, 1.0),), gsd))[0]
+            for p in (line, line[::-1])]
+    rows = [strip_signals(s)[len(SIGNAL_NAMES):] for s in ways]
+    np.testing.assert_allclose(rows[0], rows[1][:, ::-1], atol=1e-5)
+    side = PROFILE_NAMES.index("lum_side3")
+    mid = ways[0].n // 2
+    assert rows[0][side, mid] > 0.5 and rows[0][PROFILE_NAMES.index("lum_side0.5"), mid] < 0.2
+    # the farthest distance read fits in a strip shifted to the slab rule's lines beside a track
+    assert strip_signals(ways[0].shifted(SLAB_SIDE_M)).shape[0] == len(SIGNAL_NAMES) + len(PROFILE_NAMES)
+    assert max(PROFILE_OFFSETS_M) <= HALF_M - SLAB_SIDE_M
+
+
 def test_split_run_cuts_at_the_gaps_of_equal_cars():
     length = CAR_TYPES["gondola"].length_m  # over couplers
     gap = 1.0
@@ -120,7 +144,7 @@ def test_training_sees_grey_scenes_without_colour():
     """A scene trained on as one grey band has the colour signal of a one-band image, and nothing else moves."""
     from drawn import consist, draw_yard
 
-    from railcount.detect.strips import SIGNAL_NAMES
+    from railcount.detect.strips import PROFILE_NAMES, SIGNAL_NAMES
     from railcount.training.cars import scene_strips
 
     gsd = 0.3
@@ -129,7 +153,8 @@ def test_training_sees_grey_scenes_without_colour():
     tracks = [np.column_stack([np.full(cols.size, t / gsd), cols]) for t in (30.0, 35.0)]
     cars = np.column_stack([centres, np.zeros((len(centres), 4))])
     colour, grey = (scene_strips(img, gsd, tracks, cars, rng=np.random.default_rng(1), grey=g) for g in (False, True))
-    c = SIGNAL_NAMES.index("chroma")
+    c = [i for i, name in enumerate(SIGNAL_NAMES + PROFILE_NAMES) if name.startswith("chroma")]
+    assert len(c) == 1 + 2 * 4
     assert max(float(s[c].max()) for s in colour.signals) > 0.1
     for a, b in zip(colour.signals, grey.signals, strict=True):
         assert not b[c].any()

@@ -20,7 +20,14 @@ contrast (see :func:`railcount.detect.image.to_luminance`):
 - ``shadow``: how much darker one side band is than the other (a raised
   body casts a shadow beside it);
 - ``body``, ``chroma``: mean luminance and colour over the bed;
-- ``ends``: change of the cross-section along the track (car ends and gaps).
+- ``ends``: change of the cross-section along the track (car ends and gaps);
+- the cross-section itself, folded about the track (:data:`PROFILE_NAMES`):
+  at each distance across in :data:`PROFILE_OFFSETS_M`, the mean of the two
+  sides, their difference (a shadow or a car's lit side is on one side only)
+  and the mean less the middle row; the mean and difference of colour at a
+  few distances; and how rough the image is along the track near the middle,
+  over the rails and beside them (sleepers are rough, a car's roof smooth).
+  Which side of a track is which is arbitrary, so only folded values are read.
 """
 
 from __future__ import annotations
@@ -33,8 +40,8 @@ from scipy import ndimage
 from .geometry import resample_polyline
 from .tracks import RAIL_SIDE_PX, RAIL_SPACING_M, TrackSet
 
-__all__ = ["Strip", "track_strips", "strip_signals", "SIGNAL_NAMES", "position_features", "POSITION_NAMES",
-           "STEP_M", "HALF_M"]
+__all__ = ["Strip", "track_strips", "strip_signals", "SIGNAL_NAMES", "PROFILE_NAMES", "position_features",
+           "POSITION_NAMES", "STEP_M", "HALF_M"]
 
 #: Sampling step along and across a strip, metres.
 STEP_M = 0.25
@@ -49,6 +56,21 @@ SIGNAL_NAMES = ("rail", "texture", "dev", "edges", "shadow", "body", "chroma", "
 RAIL_LINE_M = 0.5
 #: Offsets along the track (metres) at which :func:`position_features` reads the signals.
 CONTEXT_OFFSETS_M = (1.0, 2.5, 5.0, 8.0)
+#: Distances across the track (metres) at which the folded cross-section is read: out to a car's shadow,
+#: and no further than a strip shifted by :data:`~railcount.detect.cars.SLAB_SIDE_M` reaches.
+PROFILE_OFFSETS_M = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
+#: Distances across at which the folded colour is read, metres.
+PROFILE_CHROMA_M = (0.0, 1.0, 2.0, 3.0)
+#: Bands (metres from the middle, both sides) over which roughness along the track is read.
+ROUGH_BANDS_M = ((0.0, 0.5), (0.5, 1.3), (1.5, 2.5))
+#: Names of the cross-section rows that :func:`strip_signals` appends to :data:`SIGNAL_NAMES`.
+PROFILE_NAMES = (
+    *(f"{n}{u:g}" for u in PROFILE_OFFSETS_M for n in ("lum_fold", "lum_side", "lum_rel")),
+    *(f"{n}{u:g}" for u in PROFILE_CHROMA_M for n in ("chroma_fold", "chroma_side")),
+    *(f"rough{a:g}_{b:g}" for a, b in ROUGH_BANDS_M),
+)
+#: Offsets along the track (metres) at which :func:`position_features` reads the cross-section rows.
+PROFILE_CONTEXT_M = (2.5, 5.0)
 
 
 @dataclass(frozen=True)
@@ -231,7 +253,7 @@ def strip_signals(strip: Strip) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float32, shape (len(SIGNAL_NAMES), n)
+    ndarray of float32, shape (len(SIGNAL_NAMES) + len(PROFILE_NAMES), n)
     """
     # beyond the picture (or in nodata) the nearest valid cross-section along the track stands in, so
     # what lies past an edge reads as more of the same, not as a flat grey body
@@ -258,9 +280,34 @@ def strip_signals(strip: Strip) -> np.ndarray:
     shadow = _along(np.abs(side_a - side_b), 1.0)
     side = _along(np.minimum(side_a, side_b), 1.0)
     body = _along(_band(L, -0.9, 0.9), 0.5)
-    chroma = _along(_band(_fill_along(strip.chroma, strip.valid), -0.9, 0.9), 0.5)
+    C = _fill_along(strip.chroma, strip.valid)
+    chroma = _along(_band(C, -0.9, 0.9), 0.5)
     ends = _along(np.abs(np.gradient(_along(core, 0.25), axis=1)).mean(axis=0) / STEP_M, 0.25)
-    return np.stack([rail, texture, dev, edges, shadow, body, chroma, ends, side]).astype(np.float32)
+    signals = np.stack([rail, texture, dev, edges, shadow, body, chroma, ends, side])
+    return np.vstack([signals, _profile(L, C)]).astype(np.float32)
+
+
+def _profile(L: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """The folded cross-section rows of :data:`PROFILE_NAMES` from a strip's (footprint-smoothed) luminance
+    ``L`` and its colour ``C``."""
+    k = (L.shape[0] - 1) // 2
+
+    def folded(a: np.ndarray, offsets_m: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        o = np.array([int(round(u / STEP_M)) for u in offsets_m])
+        return _along(a[k + o], 0.5), _along(a[k - o], 0.5)  # only the rows read are smoothed
+
+    rows = []
+    (a, b), mid = folded(L, PROFILE_OFFSETS_M), _along(L[k], 0.5)
+    for i in range(len(PROFILE_OFFSETS_M)):
+        rows += [0.5 * (a[i] + b[i]), np.abs(a[i] - b[i]), 0.5 * (a[i] + b[i]) - mid]
+    a, b = folded(C, PROFILE_CHROMA_M)
+    for i in range(len(PROFILE_CHROMA_M)):
+        rows += [0.5 * (a[i] + b[i]), np.abs(a[i] - b[i])]
+    for lo, hi in ROUGH_BANDS_M:
+        i0, i1 = int(round(lo / STEP_M)), int(round(hi / STEP_M))
+        band = np.concatenate([L[k + i0 : k + i1 + 1], L[k - i1 : k - i0 + 1]])
+        rows.append(_along(np.abs(band - _along(band, 0.5)).mean(axis=0), 1.0))
+    return np.stack(rows)
 
 
 #: Names of the features of :func:`position_features`.
@@ -269,6 +316,8 @@ POSITION_NAMES = (
     *(f"{n}_mean{o:g}" for o in CONTEXT_OFFSETS_M for n in SIGNAL_NAMES),
     *(f"{n}_diff{o:g}" for o in CONTEXT_OFFSETS_M for n in SIGNAL_NAMES),
     "rail_track_p90", "dev_track_p90", "gsd",
+    *PROFILE_NAMES,
+    *(f"{n}_mean{o:g}" for o in PROFILE_CONTEXT_M for n in PROFILE_NAMES),
 )
 
 
@@ -281,21 +330,26 @@ def position_features(signals: np.ndarray, gsd: float) -> np.ndarray:
     percentile of rail visibility and deviation (what "strong" is on this
     track).
 
+    The cross-section rows (:data:`PROFILE_NAMES`) are read where they are
+    and as the mean of both sides at :data:`PROFILE_CONTEXT_M`.
+
     Returns
     -------
     ndarray of float32, shape (n, len(POSITION_NAMES))
     """
     n = signals.shape[1]
-    cols = [signals]
     idx = np.arange(n)
-    means, diffs = [], []
-    for o in CONTEXT_OFFSETS_M:
+    sig, prof = signals[: len(SIGNAL_NAMES)], signals[len(SIGNAL_NAMES) :]
+
+    def around(x: np.ndarray, o: float) -> tuple[np.ndarray, np.ndarray]:
         h = int(round(o / STEP_M))
-        a = signals[:, np.clip(idx - h, 0, n - 1)]
-        b = signals[:, np.clip(idx + h, 0, n - 1)]
-        means.append(0.5 * (a + b))
-        diffs.append(np.abs(a - b))
-    cols += means + diffs
-    per_track = np.array([np.quantile(signals[0], 0.9), np.quantile(signals[2], 0.9), gsd])
+        return x[:, np.clip(idx - h, 0, n - 1)], x[:, np.clip(idx + h, 0, n - 1)]
+
+    cols = [sig]
+    pairs = [around(sig, o) for o in CONTEXT_OFFSETS_M]
+    cols += [0.5 * (a + b) for a, b in pairs] + [np.abs(a - b) for a, b in pairs]
+    per_track = np.array([np.quantile(sig[0], 0.9), np.quantile(sig[2], 0.9), gsd])
     cols.append(np.repeat(per_track[:, None], n, axis=1))
+    cols.append(prof)
+    cols += [0.5 * (a + b) for a, b in (around(prof, o) for o in PROFILE_CONTEXT_M)]
     return np.vstack(cols).T.astype(np.float32)

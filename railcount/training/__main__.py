@@ -119,7 +119,8 @@ def train_cars(paths: list[Path], seed: int = 0, grey_share: float = GREY_SHARE)
     body, gap, verify, thr, report = fit_car_models(scenes, seed=seed)
     _save("car_body", body, {"features": list(POSITION_NAMES), **report})
     _save("car_gap", gap, {"features": list(POSITION_NAMES), **report})
-    _save("car_verify", verify, {"features": list(CANDIDATE_NAMES), "threshold": thr, **report})
+    # the detector takes cars at its own threshold (detect.cars.VERIFY_P); this one is the verifier's best alone
+    _save("car_verify", verify, {"features": list(CANDIDATE_NAMES), "oof_best_threshold": thr, **report})
     return report
 
 
