@@ -56,7 +56,8 @@ SIGNAL_NAMES = ("rail", "texture", "dev", "edges", "shadow", "body", "chroma", "
 RAIL_LINE_M = 0.5
 #: Offsets along the track (metres) at which :func:`position_features` reads the signals.
 CONTEXT_OFFSETS_M = (1.0, 2.5, 5.0, 8.0)
-#: Distances across the track (metres) at which the folded cross-section is read: out to a car's shadow,
+#: Distances across the track (metres) at which the folded cross-section is read (the first, 0, is the middle
+#: row, which the others are also read against): out to a car's shadow,
 #: and no further than a strip shifted by :data:`~railcount.detect.cars.SLAB_SIDE_M` reaches.
 PROFILE_OFFSETS_M = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
 #: Distances across at which the folded colour is read, metres.
@@ -291,23 +292,24 @@ def _profile(L: np.ndarray, C: np.ndarray) -> np.ndarray:
     """The folded cross-section rows of :data:`PROFILE_NAMES` from a strip's (footprint-smoothed) luminance
     ``L`` and its colour ``C``."""
     k = (L.shape[0] - 1) // 2
+    n = L.shape[1]
 
     def folded(a: np.ndarray, offsets_m: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The mean of the two sides at each offset and their difference (only the rows read are smoothed)."""
         o = np.array([int(round(u / STEP_M)) for u in offsets_m])
-        return _along(a[k + o], 0.5), _along(a[k - o], 0.5)  # only the rows read are smoothed
+        up, down = _along(a[k + o], 0.5), _along(a[k - o], 0.5)
+        return 0.5 * (up + down), np.abs(up - down)
 
-    rows = []
-    (a, b), mid = folded(L, PROFILE_OFFSETS_M), _along(L[k], 0.5)
-    for i in range(len(PROFILE_OFFSETS_M)):
-        rows += [0.5 * (a[i] + b[i]), np.abs(a[i] - b[i]), 0.5 * (a[i] + b[i]) - mid]
-    a, b = folded(C, PROFILE_CHROMA_M)
-    for i in range(len(PROFILE_CHROMA_M)):
-        rows += [0.5 * (a[i] + b[i]), np.abs(a[i] - b[i])]
+    lum_fold, lum_side = folded(L, PROFILE_OFFSETS_M)  # the first offset is the middle row itself
+    chroma_fold, chroma_side = folded(C, PROFILE_CHROMA_M)
+    # rows in the order of PROFILE_NAMES: offset by offset, each offset's rows together
+    rows = [np.stack([lum_fold, lum_side, lum_fold - lum_fold[0]], axis=1).reshape(-1, n),
+            np.stack([chroma_fold, chroma_side], axis=1).reshape(-1, n)]
     for lo, hi in ROUGH_BANDS_M:
         i0, i1 = int(round(lo / STEP_M)), int(round(hi / STEP_M))
         band = np.concatenate([L[k + i0 : k + i1 + 1], L[k - i1 : k - i0 + 1]])
-        rows.append(_along(np.abs(band - _along(band, 0.5)).mean(axis=0), 1.0))
-    return np.stack(rows)
+        rows.append(_along(np.abs(band - _along(band, 0.5)).mean(axis=0), 1.0)[None])
+    return np.vstack(rows)
 
 
 #: Names of the features of :func:`position_features`.
