@@ -32,7 +32,7 @@ from .strips import PROFILE_NAMES, SIGNAL_NAMES, STEP_M, Strip, position_feature
 
 __all__ = ["CarModels", "Candidate", "body_runs", "split_run", "candidates_of", "length_loglik", "candidate_features",
            "CANDIDATE_NAMES", "MIN_RUN_M", "mean_car_pitch_m", "in_a_slab", "bodies_beside",
-           "SLAB_SIDE_M", "SLAB_P", "VERIFY_P"]
+           "SLAB_SIDE_M", "SLAB_P", "VERIFY_P", "taken"]
 
 #: Shortest run of car body taken as a car (a short fragment is a shadow, a sign, a gantry).
 MIN_RUN_M = 7.0
@@ -243,6 +243,33 @@ def candidates_of(p_body: list[np.ndarray], p_gap: list[np.ndarray], *, threshol
             cars = split_run(b - a, lo)
             out.extend(Candidate(i, a + s, a + e, r, len(cars)) for s, e in cars)
     return out
+
+
+def taken(cands: list[Candidate], p_body: list[np.ndarray], p_gap: list[np.ndarray], signals: list[np.ndarray],
+          strips: list[Strip], models: CarModels, gsd: float, *, verify: bool = True
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's score and whether it is taken for a car.
+
+    With the verifier (``verify`` and a packaged ``car_verify``), the score is
+    its probability and a candidate is taken at :data:`VERIFY_P` or more;
+    without, the score is the candidate's mean body probability and every one
+    is taken. Either way a candidate in a slab (:func:`in_a_slab`) is not.
+    The car stage and completion (which counts the cars along a line) take
+    cars by this one rule.
+
+    Returns
+    -------
+    score : ndarray of float, shape (len(cands),)
+    keep : ndarray of bool, shape (len(cands),)
+    """
+    if verify and models.verify is not None:
+        score = models.verify.predict_proba(candidate_features(cands, p_body, p_gap, signals, gsd))
+        keep = score >= VERIFY_P
+    else:
+        score = np.array([p_body[c.strip][c.i0 : c.i1].mean() for c in cands])
+        keep = np.ones(len(cands), bool)
+    keep &= ~in_a_slab(cands, keep, strips, models, gsd)
+    return score, keep
 
 
 def bodies_beside(strip: Strip, models: CarModels) -> tuple[np.ndarray, np.ndarray]:

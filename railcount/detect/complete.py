@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..priors import TRACK_SPACING_M
-from .cars import SLAB_P, VERIFY_P, CarModels, bodies_beside, candidate_features, candidates_of, in_a_slab
+from .cars import SLAB_P, CarModels, bodies_beside, candidates_of, taken
 from .geometry import near_polylines, polyline_length, resample_polyline, runs
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
 from .tracks import MIN_SPACING_M, TrackLine, TrackSet, join_tracks
@@ -110,9 +110,7 @@ class _Reading:
         cands = candidates_of([p_body], [p_gap])
         if not cands:
             return 0
-        feats = candidate_features(cands, [p_body], [p_gap], [self.signals], self.strip.gsd)
-        keep = models.verify.predict_proba(feats) >= VERIFY_P
-        keep &= ~in_a_slab(cands, keep, [self.strip], models, self.strip.gsd)
+        _, keep = taken(cands, [p_body], [p_gap], [self.signals], [self.strip], models, self.strip.gsd)
         return int(keep.sum())
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..priors import counting_mode
 from ..results import Detection
-from .cars import VERIFY_P, CarModels, body_runs, candidate_features, candidates_of, in_a_slab, mean_car_pitch_m
+from .cars import CarModels, body_runs, candidates_of, mean_car_pitch_m, taken
 from .complete import complete_tracks
 from .image import Frame, Levels, check_image, image_levels, to_luminance
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
@@ -166,13 +166,7 @@ def detect_railcars(
         p_gap = [models.gap.predict_proba(f) for f in feats]
         cands = candidates_of(p_body, p_gap, threshold=cfg.body_threshold)
         if cands:
-            score = np.array([p_body[c.strip][c.i0 : c.i1].mean() for c in cands])
-            if cfg.verify and models.verify is not None:
-                score = models.verify.predict_proba(candidate_features(cands, p_body, p_gap, signals, gsd))
-                keep = score >= VERIFY_P
-            else:
-                keep = np.ones(len(cands), bool)
-            keep &= ~in_a_slab(cands, keep, strips, models, gsd)
+            score, keep = taken(cands, p_body, p_gap, signals, strips, models, gsd, verify=cfg.verify)
             dets = [_outline(strips[c.strip], c.i0, c.i1, float(sc), "car")
                     for c, sc, k in zip(cands, score, keep) if k]
     else:
