@@ -48,3 +48,26 @@ def test_a_track_is_not_followed_into_a_container_stack():
     img, _ = draw_tracks([line], gsd=GSD, size_m=SIZE, boxes=boxes)
     found = completed(img, [np.array([[60.0, 2.0], [60.0, 48.0]])])
     assert covered(found, np.array([[60.0, 60.0], [60.0, 140.0]])) <= 0.2
+
+
+TRAIN = [(0, 20.0 + 15.0 * i, 14.9, (60, 55, 50) if i % 2 else (75, 66, 58)) for i in range(8)]
+
+
+def test_a_track_found_on_a_trains_shadow_is_moved_onto_the_train():
+    """A line 2.5 m off the cars' axis, on the shadow band beside them, as a track found there runs."""
+    line = np.array([[60.0, 0.0], [60.0, 150.0]])
+    img, _ = draw_tracks([line], gsd=GSD, size_m=SIZE, cars=TRAIN)
+    found = completed(img, [np.array([[62.5, 2.0], [62.5, 148.0]])])
+    assert covered(found, np.array([[60.0, 25.0], [60.0, 135.0]])) >= 0.9
+    assert covered(found, np.array([[62.5, 25.0], [62.5, 135.0]])) <= 0.1  # moved, not copied
+
+
+def test_a_track_is_not_moved_onto_its_neighbours_train():
+    """A track found without rails 3.8 m beside a train's track, with a car of its own: a car's width
+    across, the train beside it verifies more cars, but it is its neighbour's."""
+    lines = [np.array([[60.0, 0.0], [60.0, 150.0]]), np.array([[63.8, 0.0], [63.8, 150.0]])]
+    own = [(1, 2.0, 14.9, (70, 60, 52))]
+    img, _ = draw_tracks(lines, gsd=GSD, size_m=SIZE, cars=TRAIN + own)
+    found = completed(img, [np.array([[60.0, 2.0], [60.0, 148.0]]), np.array([[63.8, 2.0], [63.8, 148.0]])])
+    assert covered(found, np.array([[60.0, 25.0], [60.0, 135.0]])) >= 0.9
+    assert covered(found, np.array([[63.8, 25.0], [63.8, 135.0]])) >= 0.9

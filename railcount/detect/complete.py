@@ -13,12 +13,12 @@ read the same way, along themselves and beside them up to a car's width
 (such a chain may be the train's shadow or edge), where they run inside a yard.
 First, each track found is moved across onto the train standing on it where
 the car stage verifies plainly more cars there: a track placed from a train's
-edge or shadow runs a little off the cars' axis, and its cars, read across it,
-are lost. Every track, found or added, is then followed past its ends for as
-long as a train on it runs on (to the picture's edge, or beyond the neighbour
-it was found beside). Last, the pieces of one track (a track found either side of a train
-and the run added along the train) are joined into one, so the car stage
-reads the train from end to end.
+edge runs a little off the cars' axis, one found on its shadow up to a car's
+width off, and its cars, read across it, are lost. Every track, found or added,
+is then followed past its ends for as long as a train on it runs on (to the
+picture's edge, or beyond the neighbour it was found beside). Last, the pieces
+of one track (a track found either side of a train and the run added along the
+train) are joined into one, so the car stage reads the train from end to end.
 """
 
 from __future__ import annotations
@@ -54,11 +54,16 @@ YARD_M = 2 * TRACK_SPACING_M[1]
 ACROSS_M = tuple(float(d) for d in np.arange(-3.0, 3.01, 0.5))
 #: Positions read along each candidate line (every this many strip samples).
 EVERY = 4
-#: Shifts across a found track at which the car stage reads it again, metres (a track placed from a
-#: train's edge or its shadow runs a little off the cars' axis, and the cars are then lost).
-SHIFTS_M = (-0.5, -0.25, 0.0, 0.25, 0.5)
-#: Car-body probability (averaged over :data:`SMOOTH_M`) below which no train stands within half a metre
-#: of a track anywhere along it, so it is not read at other shifts.
+#: Shifts across a found track at which the car stage reads it again, metres: up to a car's width either
+#: side (a track placed from a train's edge runs a little off the cars' axis, one placed on its shadow as
+#: much as a car's width off, and the cars are then lost).
+SHIFTS_M = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+#: Share of its length over which a track moved across may come closer than tracks can
+#: (:data:`~railcount.detect.tracks.MIN_SPACING_M`) to another found track, beyond what it did as found: there
+#: it would read the neighbour's train.
+CROWDED_SHARE = 0.1
+#: Car-body probability (averaged over :data:`SMOOTH_M`) below which no train stands on or beside a
+#: track anywhere along it, so it is not read at other shifts.
 NO_TRAIN_P = 0.3
 #: A track whose rails are plainly seen along at least this share of it lies where its rails are: not moved.
 RAILS_SEEN = 0.3
@@ -201,14 +206,17 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
                models: CarModels) -> list[TrackLine]:
     """The found tracks, each moved across onto the train standing on it.
 
-    A track found from a train's edge or its shadow may run a little off the
-    cars' axis, and the car stage, which reads a car across its track, then
-    loses them. Each track with a train near it (car-body probability of at
-    least :data:`NO_TRAIN_P` averaged over :data:`SMOOTH_M` somewhere along it)
-    is read by the car stage at :data:`SHIFTS_M` across it and moved to the
-    shift that verifies the most cars, if that is at least :data:`MIN_CARS`
-    more than the track as found (a lone doubtful car does not move a track).
-    A track whose rails are seen (:data:`RAILS_SEEN`) stays.
+    A track found from a train's edge runs a little off the cars' axis, and
+    one found on a train's shadow (a dark band as long, straight and nearly
+    as wide as the train) as much as a car's width off; the car stage, which
+    reads a car across its track, then loses them. Each track with a train
+    near it (car-body probability of at least :data:`NO_TRAIN_P` averaged
+    over :data:`SMOOTH_M` somewhere along it) is read by the car stage at
+    :data:`SHIFTS_M` across it and moved to the shift that verifies the most
+    cars, if that is at least :data:`MIN_CARS` more than the track as found (a
+    lone doubtful car does not move a track), and not onto a line closer to
+    another found track than tracks can be (:data:`CROWDED_SHARE`). A track
+    whose rails are seen (:data:`RAILS_SEEN`) stays.
     """
     out: list[TrackLine] = []
     for t in lines:
@@ -221,10 +229,14 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
             out.append(t)  # no train anywhere near this track
             continue
         nrm = _normals(base)
-        moved = [base + d / gsd * nrm for d in SHIFTS_M if d != 0]
+        # a shift that brings the track closer than tracks can be to another is the neighbour's train
+        others = [x.points for x in lines if x is not t]
+        crowded = near_polylines(base, others, MIN_SPACING_M / gsd).mean() + CROWDED_SHARE
+        moved = [line for line in (base + d / gsd * nrm for d in SHIFTS_M if d != 0)
+                 if near_polylines(line, others, MIN_SPACING_M / gsd).mean() <= crowded]
         cars = [_verified_cars(lum, chroma, mask, line, gsd, models) for line in moved]
-        k = int(np.argmax(cars))  # the first of equals
-        if cars[k] >= own.verified_cars(models) + MIN_CARS:
+        k = int(np.argmax(cars)) if cars else -1  # the first of equals
+        if cars and cars[k] >= own.verified_cars(models) + MIN_CARS:
             t = TrackLine(moved[k], t.score, t.source, t.rails)
         out.append(t)
     return out

@@ -2,9 +2,9 @@
 
 For each simulated scene, strips are sampled along its *true* track
 centrelines, each shifted sideways by a random offset (sd ``JITTER_M``) as a
-found track may be, and some also well off to one side (0.6-2.4 m, a share
-``SHIFTED_SHARE``), so that the models learn what a track seen off-centre
-looks like; every position is labelled against the true cars:
+found track may be, and some also well off to one side (0.6-3.5 m, on a
+train's edge or its shadow; a share ``SHIFTED_SHARE``), so that the models
+learn what a track seen off-centre looks like; every position is labelled against the true cars:
 
 - ``body``: 1 inside a car's body (more than 0.3 m from its ends), 0 off every
   body by more than 0.3 m, left out between;
@@ -32,7 +32,8 @@ __all__ = ["SceneStrips", "scene_strips", "car_labels", "fit_car_models", "JITTE
 
 #: Sideways shift of the true centrelines strips are sampled along (sd, metres).
 JITTER_M = 0.25
-#: Share of true tracks that also give a strip shifted 0.6-2.4 m sideways.
+#: Share of true tracks that also give a strip shifted 0.6-3.5 m sideways (onto a car's edge, or its shadow
+#: beside it, where a found track may run; from 3.5 m on, the strips beside the tracks take over).
 SHIFTED_SHARE = 0.3
 #: Share of true tracks that also give a strip 3.5-12 m beside them (another track, or none).
 BESIDE_SHARE = 0.4
@@ -113,7 +114,7 @@ def scene_strips(image: np.ndarray, gsd: float, tracks_px: list[np.ndarray], car
         nrm = np.column_stack([tan[:, 1], -tan[:, 0]])
         lines.append(TrackLine(t + nrm * rng.normal(0, JITTER_M) / gsd, 1.0))
         if rng.random() < SHIFTED_SHARE:  # a found track can run off the true one: learn what that looks like
-            lines.append(TrackLine(t + nrm * rng.choice([-1, 1]) * rng.uniform(0.6, 2.4) / gsd, 1.0))
+            lines.append(TrackLine(t + nrm * rng.choice([-1, 1]) * rng.uniform(0.6, 3.5) / gsd, 1.0))
         if rng.random() < BESIDE_SHARE:  # and beside the tracks: a neighbour track, a road, a platform, a roof
             lines.append(TrackLine(t + nrm * rng.choice([-1, 1]) * rng.uniform(3.5, 12.0) / gsd, 1.0))
     strips = track_strips(lum, chroma, mask, TrackSet(tuple(lines), gsd))
