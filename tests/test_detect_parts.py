@@ -161,6 +161,30 @@ def test_training_sees_grey_scenes_without_colour():
         np.testing.assert_array_equal(np.delete(a, c, axis=0), np.delete(b, c, axis=0))
 
 
+def test_training_takes_found_lines_off_every_true_track_for_false_tracks():
+    """A line the track finder takes where the truth has no track is a false track; a line along a true
+    track is not."""
+    from drawn import draw_tracks
+
+    from railcount.detect.image import to_luminance
+    from railcount.training.cars import false_tracks
+
+    gsd = 0.3
+    lines_m = [np.array([[r, 0.0], [r, 150.0]]) for r in (50.0, 80.0)]
+    img, _ = draw_tracks(lines_m, gsd=gsd, size_m=(150.0, 150.0))
+    mask = np.ones(img.shape[:2], bool)
+    lum, _ = to_luminance(img, mask)
+    px = [ln / gsd for ln in lines_m]
+
+    def along(lines, row_m):  # lines running within a metre of the track at row_m
+        return [t for t in lines if np.mean(np.abs(t.points[:, 0] * gsd - row_m) < 1.0) >= 0.3]
+
+    assert along(false_tracks(lum, mask, gsd, px), 50.0) == along(false_tracks(lum, mask, gsd, px), 80.0) == []
+    false = false_tracks(lum, mask, gsd, px[:1])  # a truth that knows only the track at 50 m
+    assert along(false, 50.0) == []
+    assert len(along(false, 80.0)) == 1 and along(false, 80.0)[0].length_px() * gsd > 100.0
+
+
 @pytest.mark.parametrize("half_width_m", [0.0, 0.125, 0.25])
 @pytest.mark.parametrize("off_m", [0.0, 0.25])
 def test_rails_show_whether_thin_or_wide_and_a_little_off_centre(half_width_m, off_m):

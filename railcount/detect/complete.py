@@ -65,6 +65,9 @@ CROWDED_SHARE = 0.1
 #: Car-body probability (averaged over :data:`SMOOTH_M`) below which no train stands on or beside a
 #: track anywhere along it, so it is not read at other shifts.
 NO_TRAIN_P = 0.3
+#: Shifts (of :data:`SHIFTS_M`) at which a track is read, besides as found, for a train beside it: the car-body
+#: model reads a car within about a metre of its axis only, and a track on a train's shadow runs 2-3 m off it.
+NEAR_SHIFTS_M = (-2.5, -1.5, 1.5, 2.5)
 #: A track whose rails are plainly seen along at least this share of it lies where its rails are: not moved.
 RAILS_SEEN = 0.3
 #: Longest gap between the ends of two pieces of one track that are joined, metres: the gap completion leaves
@@ -210,8 +213,9 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
     one found on a train's shadow (a dark band as long, straight and nearly
     as wide as the train) as much as a car's width off; the car stage, which
     reads a car across its track, then loses them. Each track with a train
-    near it (car-body probability of at least :data:`NO_TRAIN_P` averaged
-    over :data:`SMOOTH_M` somewhere along it) is read by the car stage at
+    on or beside it (car-body probability of at least :data:`NO_TRAIN_P`
+    averaged over :data:`SMOOTH_M` somewhere along it or along one of
+    :data:`NEAR_SHIFTS_M` beside it) is read by the car stage at
     :data:`SHIFTS_M` across it and moved to the shift that verifies the most
     cars, if that is at least :data:`MIN_CARS` more than the track as found (a
     lone doubtful car does not move a track), and not onto a line closer to
@@ -224,20 +228,25 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
             out.append(t)
             continue
         base = resample_polyline(t.points, STEP_M / gsd)
-        own = _read(lum, chroma, mask, base, gsd)  # read once: first for a train near it, then for its cars
-        if own is None or _smoothed(own.body(models, EVERY)).max() < NO_TRAIN_P:
-            out.append(t)  # no train anywhere near this track
-            continue
         nrm = _normals(base)
+        # each shift is read once: first for a train on or beside the track, then for its cars
+        reads = {d: _read(lum, chroma, mask, base + d / gsd * nrm, gsd) for d in (0.0, *NEAR_SHIFTS_M)}
+        own = reads[0.0]
+        if own is None or max(_smoothed(r.body(models, EVERY)).max() for r in reads.values() if r) < NO_TRAIN_P:
+            out.append(t)  # no train anywhere on or beside this track
+            continue
         # a shift that brings the track closer than tracks can be to another is the neighbour's train
         others = [x.points for x in lines if x is not t]
         crowded = near_polylines(base, others, MIN_SPACING_M / gsd).mean() + CROWDED_SHARE
-        moved = [line for line in (base + d / gsd * nrm for d in SHIFTS_M if d != 0)
-                 if near_polylines(line, others, MIN_SPACING_M / gsd).mean() <= crowded]
-        cars = [_verified_cars(lum, chroma, mask, line, gsd, models) for line in moved]
+        shifts = [d for d in SHIFTS_M if d != 0
+                  and near_polylines(base + d / gsd * nrm, others, MIN_SPACING_M / gsd).mean() <= crowded]
+        cars = []
+        for d in shifts:  # a reading is let go once its cars are counted (long tracks: large strips)
+            r = reads.pop(d) if d in reads else _read(lum, chroma, mask, base + d / gsd * nrm, gsd)
+            cars.append(0 if r is None else r.verified_cars(models))
         k = int(np.argmax(cars)) if cars else -1  # the first of equals
         if cars and cars[k] >= own.verified_cars(models) + MIN_CARS:
-            t = TrackLine(moved[k], t.score, t.source, t.rails)
+            t = TrackLine(base + shifts[k] / gsd * nrm, t.score, t.source, t.rails)
         out.append(t)
     return out
 

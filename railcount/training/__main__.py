@@ -80,10 +80,11 @@ def load_scene(path: Path) -> tuple[np.ndarray, float, list[np.ndarray], np.ndar
 
 
 def _save(name: str, model, meta: dict) -> None:
-    from ..detect.forest import export_hgb
+    from ..detect.forest import export_hgb, load_forest
 
     arrays: dict[str, Any] = export_hgb(model, meta).to_arrays()
     np.savez_compressed(DATA / f"{name}.npz", **arrays)
+    load_forest.cache_clear()  # later steps (the car step mines the new track finder's false tracks) load it anew
     log.info("wrote %s", DATA / f"{name}.npz")
 
 

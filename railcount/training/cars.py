@@ -14,7 +14,13 @@ learn what a track seen off-centre looks like; every position is labelled agains
 The candidate cars that :func:`railcount.detect.cars.split_run` cuts from the
 body runs of the out-of-fold body and gap probabilities are labelled by
 matching their centres to true cars (within ``MATCH_M`` along the track) and
-train the verifier. Nothing at run time imports this module.
+train the verifier.
+
+The strips also run along the lines the track finder takes for tracks, or
+nearly does, where no track is (:func:`false_tracks`: along container stacks,
+roofs, roads): every car found there is a false car, and the models learn it
+from the look-alikes that fool the finder, not from lines drawn at random.
+Nothing at run time imports this module.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detect.cars import Candidate, candidate_features, candidates_of
+from ..detect.geometry import nearest_on_polylines, resample_polyline
 from ..detect.image import to_luminance
 from ..detect.strips import position_features, strip_signals, track_strips
-from ..detect.tracks import TrackLine, TrackSet
+from ..detect.tracks import TrackLine, TrackSet, find_tracks
 
-__all__ = ["SceneStrips", "scene_strips", "car_labels", "fit_car_models", "JITTER_M", "MATCH_M"]
+__all__ = ["SceneStrips", "scene_strips", "false_tracks", "car_labels", "fit_car_models", "JITTER_M", "MATCH_M",
+           "FALSE_TRACK_M", "FALSE_TRACK_SHARE"]
 
 #: Sideways shift of the true centrelines strips are sampled along (sd, metres).
 JITTER_M = 0.25
@@ -39,6 +47,10 @@ SHIFTED_SHARE = 0.3
 BESIDE_SHARE = 0.4
 #: Largest distance of a candidate car's centre from a true car's centre, metres.
 MATCH_M = 3.0
+#: A line the track finder takes (or doubts) is a false track where less than :data:`FALSE_TRACK_SHARE` of
+#: its length lies within :data:`FALSE_TRACK_M` of a true track (nearer lines are the shifted strips' part).
+FALSE_TRACK_M = 1.5
+FALSE_TRACK_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -93,9 +105,37 @@ def car_labels(centre: np.ndarray, cars: np.ndarray, gsd: float) -> tuple[np.nda
     return body, gap
 
 
+def false_tracks(lum: np.ndarray, mask: np.ndarray, gsd: float, tracks_px: list[np.ndarray]) -> list[TrackLine]:
+    """The lines the packaged track finder takes for tracks, or doubts, that lie off every true track.
+
+    Parameters
+    ----------
+    lum, mask : ndarray, shape (rows, cols)
+        Luminance and valid pixels of a scene.
+    gsd : float
+    tracks_px : list of ndarray
+        True track centrelines, pixels.
+
+    Returns
+    -------
+    list of TrackLine
+        Found or doubtful lines of which less than :data:`FALSE_TRACK_SHARE`
+        lies within :data:`FALSE_TRACK_M` of a true track.
+    """
+    found = find_tracks(lum, mask, gsd=gsd)
+    truth = [np.asarray(t, float) for t in tracks_px if len(t) > 1]
+    out = []
+    for t in found.tracks + found.doubtful:
+        pts = resample_polyline(t.points, 1.0 / gsd)
+        near = nearest_on_polylines(pts, truth)[0] <= FALSE_TRACK_M / gsd if truth else np.zeros(len(pts), bool)
+        if len(pts) >= 2 and float(np.mean(near)) < FALSE_TRACK_SHARE:
+            out.append(TrackLine(t.points, 1.0))
+    return out
+
+
 def scene_strips(image: np.ndarray, gsd: float, tracks_px: list[np.ndarray], cars: np.ndarray, *,
                  rng: np.random.Generator, grey: bool = False) -> SceneStrips:
-    """Strips along the (jittered) true tracks of one scene, with position labels.
+    """Strips along the (jittered) true tracks of one scene and its false tracks, with position labels.
 
     ``grey``: see the scene as one band (its luminance), as a panchromatic
     image shows it: no colour.
@@ -104,7 +144,7 @@ def scene_strips(image: np.ndarray, gsd: float, tracks_px: list[np.ndarray], car
     lum, chroma = to_luminance(image, mask)
     if grey:
         chroma = np.zeros_like(chroma)
-    lines = []
+    lines = false_tracks(lum, mask, gsd, tracks_px)
     for t in tracks_px:
         t = np.asarray(t, float)
         if len(t) < 2:
