@@ -81,7 +81,6 @@ def test_off_track_lookalikes_are_rejected():
     assert found.detections == ()
 
 
-@drawn_accuracy
 def test_rotated_yard():
     cars = consist(1, 40.0, 6, colours=((70, 55, 45),))
     img, truth = draw_yard(gsd=GSD, size_m=(200.0, 200.0), tracks_m=(80.0, 85.0, 90.0, 110.0), cars=cars,
