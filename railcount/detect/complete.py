@@ -229,8 +229,9 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
             continue
         base = resample_polyline(t.points, STEP_M / gsd)
         nrm = _normals(base)
+        at = {d: base + d / gsd * nrm for d in SHIFTS_M}  # the track shifted across (NEAR_SHIFTS_M among them)
         # each shift is read once: first for a train on or beside the track, then for its cars
-        reads = {d: _read(lum, chroma, mask, base + d / gsd * nrm, gsd) for d in (0.0, *NEAR_SHIFTS_M)}
+        reads = {d: _read(lum, chroma, mask, at[d], gsd) for d in (0.0, *NEAR_SHIFTS_M)}
         own = reads[0.0]
         if own is None or max(_smoothed(r.body(models, EVERY)).max() for r in reads.values() if r) < NO_TRAIN_P:
             out.append(t)  # no train anywhere on or beside this track
@@ -238,15 +239,15 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
         # a shift that brings the track closer than tracks can be to another is the neighbour's train
         others = [x.points for x in lines if x is not t]
         crowded = near_polylines(base, others, MIN_SPACING_M / gsd).mean() + CROWDED_SHARE
-        shifts = [d for d in SHIFTS_M if d != 0
-                  and near_polylines(base + d / gsd * nrm, others, MIN_SPACING_M / gsd).mean() <= crowded]
+        shifts = [d for d in SHIFTS_M
+                  if d != 0 and near_polylines(at[d], others, MIN_SPACING_M / gsd).mean() <= crowded]
         cars = []
         for d in shifts:  # a reading is let go once its cars are counted (long tracks: large strips)
-            r = reads.pop(d) if d in reads else _read(lum, chroma, mask, base + d / gsd * nrm, gsd)
+            r = reads.pop(d) if d in reads else _read(lum, chroma, mask, at[d], gsd)
             cars.append(0 if r is None else r.verified_cars(models))
         k = int(np.argmax(cars)) if cars else -1  # the first of equals
         if cars and cars[k] >= own.verified_cars(models) + MIN_CARS:
-            t = TrackLine(base + shifts[k] / gsd * nrm, t.score, t.source, t.rails)
+            t = TrackLine(at[shifts[k]], t.score, t.source, t.rails)
         out.append(t)
     return out
 

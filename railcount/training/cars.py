@@ -127,8 +127,8 @@ def false_tracks(lum: np.ndarray, mask: np.ndarray, gsd: float, tracks_px: list[
     out = []
     for t in found.tracks + found.doubtful:
         pts = resample_polyline(t.points, 1.0 / gsd)
-        near = nearest_on_polylines(pts, truth)[0] <= FALSE_TRACK_M / gsd if truth else np.zeros(len(pts), bool)
-        if len(pts) >= 2 and float(np.mean(near)) < FALSE_TRACK_SHARE:
+        share = float(np.mean(nearest_on_polylines(pts, truth)[0] <= FALSE_TRACK_M / gsd)) if truth else 0.0
+        if len(pts) >= 2 and share < FALSE_TRACK_SHARE:
             out.append(TrackLine(t.points, 1.0))
     return out
 
