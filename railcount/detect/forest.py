@@ -1,12 +1,12 @@
-"""Gradient-boosted trees kept as plain arrays, evaluated with numpy.
+"""Gradient-boosted trees kept as plain arrays, evaluated by a compiled walk.
 
 The detector's learned stages are scikit-learn
 :class:`~sklearn.ensemble.HistGradientBoostingClassifier` models trained by
 ``make train`` on simulated scenes. A pickled estimator is tied to the
 scikit-learn release that wrote it, so the trees are stored instead as a few
 flat arrays in an ``.npz`` file (:func:`export_hgb` writes them,
-:class:`Forest` evaluates them): prediction needs numpy only and loads under
-any release.
+:class:`Forest` evaluates them with a small numba kernel): prediction needs
+neither scikit-learn nor pickles and loads under any release.
 """
 
 from __future__ import annotations
@@ -23,8 +23,35 @@ from ..errors import RailcountError
 
 __all__ = ["Forest", "export_hgb", "load_forest"]
 
-#: Rows a forest walks at once (their (row, tree) pairs are held as flat arrays).
-CHUNK_ROWS = 8192
+
+@functools.cache
+def _walk() -> Any:
+    """The compiled tree walk (numba; compiled on first use and cached on disk, so ``import`` stays quick).
+
+    ``walk(X, roots, feature, threshold, left, right, leaf, right_if_missing, value, baseline)`` returns, for
+    each row of ``X``, ``baseline`` plus the value of the leaf it reaches in each tree, summed tree by tree.
+    """
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def walk(X, roots, feature, threshold, left, right, leaf, right_if_missing, value, baseline):
+        out = np.empty(X.shape[0])
+        for r in range(X.shape[0]):
+            s = 0.0
+            for t in range(roots.shape[0]):
+                i = roots[t]
+                while not leaf[i]:
+                    x = X[r, feature[i]]
+                    if np.isnan(x):
+                        go_right = right_if_missing[i]
+                    else:
+                        go_right = x > threshold[i]
+                    i = right[i] if go_right else left[i]
+                s += value[i]
+            out[r] = baseline + s
+        return out
+
+    return walk
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,44 +91,22 @@ class Forest:
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Sum of the trees' outputs (log-odds) for each row of ``X`` (n, n_features).
 
-        Every (row, tree) pair walks down its tree until it reaches a leaf; the
-        pairs still walking are kept in one flat array that shrinks at every
-        level, so the work is the pairs' own path lengths, not the deepest
-        tree's depth for every pair. Rows are taken :data:`CHUNK_ROWS` at a time.
+        Each row walks down every tree to a leaf in compiled code (:func:`_walk`),
+        so the work is the rows' own path lengths and nothing is held per (row, tree)
+        pair. A missing value (NaN) takes the side the tree learned for it.
         """
-        X = np.asarray(X, dtype=np.float64)
+        X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected X of shape (n, {self.n_features}), got {X.shape}")
-        n = X.shape[0]
-        out = np.full(n, self.baseline)
-        roots, feature, threshold, children, right_if_missing = self._walk_arrays
-        n_trees, n_features = len(roots), X.shape[1]
-        for start in range(0, n, CHUNK_ROWS):
-            chunk = X[start : start + CHUNK_ROWS]
-            m, flat = len(chunk), chunk.ravel()
-            has_nan = bool(np.isnan(flat).any())
-            node = np.tile(roots, m)  # pair j is (row j // n_trees, tree j % n_trees)
-            row_at = np.repeat(np.arange(m, dtype=np.intp) * n_features, n_trees)
-            walking = np.flatnonzero(~self.leaf[node])
-            while walking.size:
-                i = node[walking]
-                x = flat[row_at[walking] + feature[i]]
-                go_right = ~(x <= threshold[i])
-                if has_nan:
-                    go_right = np.where(np.isnan(x), right_if_missing[i], go_right)
-                i = children[2 * i + go_right]
-                node[walking] = i
-                walking = walking[~self.leaf[i]]
-            out[start : start + m] += self.value[node].reshape(m, n_trees).sum(axis=1)
-        return out
+        return _walk()(X, *self._walk_arrays, self.baseline)
 
     @functools.cached_property
-    def _walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Roots, split feature and threshold, both children of each node (``children[2 * i + go_right]``)
-        and where a missing value goes (right: True); a leaf's entries are never read."""
-        children = np.stack([self.left, self.right], axis=1).astype(np.intp).ravel()
+    def _walk_arrays(self) -> tuple[np.ndarray, ...]:
+        """Roots, split feature and threshold, both children of each node, whether it is a leaf, where a
+        missing value goes (right: True) and each node's value; a leaf's split entries are never read."""
         return (self.roots.astype(np.intp), self.feature.astype(np.intp), self.threshold.astype(np.float64),
-                children, ~self.missing_left.astype(bool))
+                self.left.astype(np.intp), self.right.astype(np.intp), self.leaf.astype(np.bool_),
+                ~self.missing_left.astype(np.bool_), self.value.astype(np.float64))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probability of the positive class for each row of ``X``."""
