@@ -7,7 +7,7 @@ import pytest
 
 from railcount.detect.cars import body_runs, length_loglik, split_run
 from railcount.detect.forest import export_hgb, forest_from_arrays
-from railcount.detect.geometry import nearest_on_polylines, resample_polyline
+from railcount.detect.geometry import near_polylines, near_polylines_each, nearest_on_polylines, resample_polyline
 from railcount.detect.strips import HALF_M, STEP_M, track_strips
 from railcount.detect.tracks import TrackLine, TrackSet
 from railcount.priors import CAR_TYPES
@@ -41,6 +41,18 @@ def test_nearest_on_polylines():
     np.testing.assert_allclose(d, [3.0, 2.0, 10.0])
     assert list(which) == [0, 1, 1] and np.allclose(ang, 0.0)
     assert len(resample_polyline(lines[0], 1.0)) == 101
+
+
+def test_near_polylines_each_measures_every_line_as_alone():
+    lines = [np.array([[0.0, 0.0], [0.0, 100.0]])]
+    along = resample_polyline(np.array([[2.0, 10.0], [2.0, 60.0]]), 1.0)  # parallel, 2 off
+    across = resample_polyline(np.array([[-20.0, 50.0], [20.0, 50.0]]), 1.0)  # crosses at right angles
+    far = resample_polyline(np.array([[9.0, 0.0], [9.0, 50.0]]), 1.0)
+    each = near_polylines_each([along, across, far, along[:1]], lines, 3.0)
+    assert each[0].all() and not each[1].any() and not each[2].any() and not each[3].any()
+    for got, s in zip(each, [along, across, far]):
+        np.testing.assert_array_equal(got, near_polylines(s, lines, 3.0))
+    assert [len(x) for x in near_polylines_each([along], [], 3.0)] == [len(along)]
 
 
 def test_strip_samples_across_and_along_the_track():

@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from ..priors import TRACK_SPACING_M
 from .cars import SLAB_P, CarModels, bodies_beside, candidates_of, taken
-from .geometry import near_polylines, polyline_length, resample_polyline, runs
+from .geometry import near_polylines, near_polylines_each, polyline_length, resample_polyline, runs
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
 from .tracks import MIN_SPACING_M, TrackLine, TrackSet, join_tracks
 
@@ -238,9 +238,9 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
             continue
         # a shift that brings the track closer than tracks can be to another is the neighbour's train
         others = [x.points for x in lines if x is not t]
-        crowded = near_polylines(base, others, MIN_SPACING_M / gsd).mean() + CROWDED_SHARE
-        shifts = [d for d in SHIFTS_M
-                  if d != 0 and near_polylines(at[d], others, MIN_SPACING_M / gsd).mean() <= crowded]
+        near = near_polylines_each([at[d] for d in SHIFTS_M], others, MIN_SPACING_M / gsd)
+        share = {d: float(n.mean()) for d, n in zip(SHIFTS_M, near)}
+        shifts = [d for d in SHIFTS_M if d != 0 and share[d] <= share[0.0] + CROWDED_SHARE]
         cars = []
         for d in shifts:  # a reading is let go once its cars are counted (long tracks: large strips)
             r = reads.pop(d) if d in reads else _read(lum, chroma, mask, at[d], gsd)

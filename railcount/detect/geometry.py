@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["resample_polyline", "nearest_on_polylines", "polyline_length", "runs", "near_polylines"]
+__all__ = ["resample_polyline", "nearest_on_polylines", "polyline_length", "runs", "near_polylines",
+           "near_polylines_each"]
 
 
 def polyline_length(points: np.ndarray) -> float:
@@ -104,9 +105,22 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 def near_polylines(samples: np.ndarray, lines: list[np.ndarray], tol: float) -> np.ndarray:
     """Samples of a polyline lying within ``tol`` of one of ``lines`` and running within 15 degrees of it."""
-    if len(samples) < 2 or not lines:
-        return np.zeros(len(samples), bool)
-    dist, ang, _ = nearest_on_polylines(samples, lines)
-    d = np.gradient(samples, axis=0)
-    own = np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 180.0
-    return (dist <= tol) & (np.abs((own - ang + 90.0) % 180.0 - 90.0) <= 15.0)
+    return near_polylines_each([samples], lines, tol)[0]
+
+
+def near_polylines_each(samples: list[np.ndarray], lines: list[np.ndarray], tol: float) -> list[np.ndarray]:
+    """:func:`near_polylines` for each of several sampled polylines, measured against ``lines`` at once."""
+    out = [np.zeros(len(s), bool) for s in samples]
+    use = [i for i, s in enumerate(samples) if len(s) >= 2]
+    if not use or not lines:
+        return out
+    dist, ang, _ = nearest_on_polylines(np.vstack([samples[i] for i in use]), lines)
+    start = 0
+    for i in use:
+        s = samples[i]
+        d = np.gradient(s, axis=0)
+        own = np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 180.0
+        part = slice(start, start + len(s))
+        out[i] = (dist[part] <= tol) & (np.abs((own - ang[part] + 90.0) % 180.0 - 90.0) <= 15.0)
+        start += len(s)
+    return out

@@ -156,6 +156,7 @@ def track_strips(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, tracks: 
     gsd = tracks.gsd
     k = int(round(HALF_M / STEP_M))
     u = (np.arange(-k, k + 1) * STEP_M / gsd)[:, None]
+    valid = np.asarray(mask, np.float32)
     out = []
     for i, t in enumerate(tracks.tracks):
         c = resample_polyline(t.points, STEP_M / gsd)
@@ -169,12 +170,11 @@ def track_strips(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, tracks: 
         rr = c[None, :, 0] + u * nrm[None, :, 0] - 0.5
         cc = c[None, :, 1] + u * nrm[None, :, 1] - 0.5
         coords = np.stack([rr, cc])
-        s_lum = ndimage.map_coordinates(lum, coords, order=1, mode="constant", cval=0.0, prefilter=False)
-        s_chr = ndimage.map_coordinates(chroma, coords, order=1, mode="constant", cval=0.0, prefilter=False)
+        s_lum, s_chr = (ndimage.map_coordinates(a, coords, order=1, mode="constant", cval=0.0, prefilter=False,
+                                                output=np.float32) for a in (lum, chroma))
         inside = (rr >= -0.5) & (rr <= lum.shape[0] - 0.5) & (cc >= -0.5) & (cc <= lum.shape[1] - 0.5)
-        s_ok = inside & (ndimage.map_coordinates(mask.astype(np.float32), coords, order=0, mode="constant",
-                                                 cval=0.0) > 0.5)
-        out.append(Strip(i, c, nrm, s_lum.astype(np.float32), s_chr.astype(np.float32), s_ok, gsd, span))
+        inside &= ndimage.map_coordinates(valid, coords, order=0, mode="constant", cval=0.0) > 0.5
+        out.append(Strip(i, c, nrm, s_lum, s_chr, inside, gsd, span))
     return out
 
 
