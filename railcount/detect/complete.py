@@ -233,7 +233,8 @@ def _recentred(lines: list[TrackLine], lum: np.ndarray, chroma: np.ndarray, mask
         # each shift is read once: first for a train on or beside the track, then for its cars
         reads = {d: _read(lum, chroma, mask, at[d], gsd) for d in (0.0, *NEAR_SHIFTS_M)}
         own = reads[0.0]
-        if own is None or max(_smoothed(r.body(models, EVERY)).max() for r in reads.values() if r) < NO_TRAIN_P:
+        readings = [r for r in reads.values() if r is not None]  # a line off the picture gives none
+        if own is None or max(_smoothed(r.body(models, EVERY)).max() for r in readings) < NO_TRAIN_P:
             out.append(t)  # no train anywhere on or beside this track
             continue
         # a shift that brings the track closer than tracks can be to another is the neighbour's train
