@@ -111,6 +111,21 @@ def test_user_lines_are_snapped_or_used_as_given():
     assert {t.source for t in tight.tracks} == {"user"}
 
 
+def test_user_line_running_far_past_the_picture_is_cut_to_it():
+    """A line exported for a whole network (here 600 km long, two vertices) is cut to the picture, not
+    resampled along its length: same tracks as the line drawn across the picture only, and at once."""
+    img, _ = draw_tracks([straight(50.0)], gsd=GSD, size_m=SIZE)
+    cols = SIZE[1] / GSD
+    short = [np.array([[51.0 / GSD, -1.0], [51.0 / GSD, cols + 1.0]])]
+    long = [np.array([[51.0 / GSD, -3e5 / GSD], [51.0 / GSD, 3e5 / GSD]])]
+    near = locate_tracks(img, gsd=GSD, user=short)
+    far = locate_tracks(img, gsd=GSD, user=long)
+    assert len(far) == len(near) >= 1
+    assert {t.source for t in far.tracks} == {t.source for t in near.tracks}
+    assert abs(far.length_m - near.length_m) < 1.0
+    assert max(np.abs(t.points[:, 1]).max() for t in far.tracks) < cols + 20.0
+
+
 def test_snap_keeps_only_found_tracks_near_user_lines():
     found = TrackSet((TrackLine(np.array([[10.0, 0.0], [10.0, 200.0]]), 0.9),
                       TrackLine(np.array([[40.0, 0.0], [40.0, 200.0]]), 0.9)), 0.5)

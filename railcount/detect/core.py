@@ -33,7 +33,7 @@ from .cars import CarModels, body_runs, candidates_of, mean_car_pitch_m, taken
 from .complete import complete_tracks
 from .image import Frame, Levels, check_image, image_levels, to_luminance
 from .strips import STEP_M, Strip, position_features, strip_signals, track_strips
-from .tracks import TrackSet, find_tracks, snap_tracks
+from .tracks import TrackLine, TrackSet, clip_tracks, find_tracks, snap_tracks
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,14 @@ def _tracks(lum: np.ndarray, chroma: np.ndarray, mask: np.ndarray, gsd: float, u
     if mask.any() and float(np.ptp(lum[mask])) > 0:
         origin = frame.origin if frame is not None else (0, 0)
         found = complete_tracks(lum, chroma, mask, find_tracks(lum, mask, gsd=gsd, origin=origin), models)
-    return found if user is None else snap_tracks(user, found, tol_m=snap_m)
+    if user is None:
+        return found
+    # only what lies on the picture (and within snapping reach of it) can be snapped or searched: a line
+    # exported for a whole network may run on for hundreds of kilometres, and is cut here, not resampled
+    reach = snap_m / gsd + 1.0
+    box = (-reach, -reach, mask.shape[0] + reach, mask.shape[1] + reach)
+    near = clip_tracks([TrackLine(np.asarray(u, float), 1.0, "user") for u in user if len(u) >= 2], box)
+    return snap_tracks([t.points for t in near], found, tol_m=snap_m)
 
 
 def _with_cars(d: Detection, cars: float) -> Detection:
