@@ -45,6 +45,21 @@ OVERLAP_M = 80.0
 SNAP_M = 3.0
 
 
+#: Longest piece, degrees, of a user's line segment projected as a straight line in pixels.
+DENSIFY_DEG = 1e-3
+#: Most vertices a user's line segment is cut into.
+DENSIFY_MAX = 100_000
+
+
+def _densified(lonlat: np.ndarray) -> np.ndarray:
+    """Vertices every :data:`DENSIFY_DEG` or less along each segment: a GeoJSON segment is straight in
+    lon/lat (RFC 7946), and so curved in a projected raster; projected piece by piece, a long one keeps its path."""
+    seg = np.diff(lonlat, axis=0)
+    n = np.clip(np.ceil(np.abs(seg).max(axis=1) / DENSIFY_DEG), 1, DENSIFY_MAX).astype(int)
+    parts = [a + d * (np.arange(k) / k)[:, None] for a, d, k in zip(lonlat[:-1], seg, n)]
+    return np.concatenate([*parts, lonlat[-1:]])
+
+
 def _tracks_to_pixels(raster: io.Raster, tracks: dict[str, Any] | None) -> list[np.ndarray] | None:
     """Track lines (GeoJSON, lon/lat) to (row, col) polylines in continuous pixel coordinates of ``raster``."""
     if tracks is None:
@@ -54,6 +69,7 @@ def _tracks_to_pixels(raster: io.Raster, tracks: dict[str, Any] | None) -> list[
         arr = np.asarray(coords, float)
         if arr.ndim != 2 or arr.shape[0] < 2:
             continue
+        arr = _densified(arr[:, :2])
         rows, cols = raster.lonlat_to_pixel(arr[:, 0], arr[:, 1])
         lines.append(np.column_stack([rows, cols]))
     return lines

@@ -202,3 +202,19 @@ def test_unreferenced_picture_with_gsd_has_pixel_outlines(tmp_path, yard_tif):
     feats = json.loads(out.read_text())["features"]
     assert len(feats) == summary["count"] > 0
     assert all(f["geometry"] is None and len(f["properties"]["corners_px"]) == 4 for f in feats)
+
+
+def test_user_line_follows_its_lon_lat_path_in_a_projected_raster(tmp_path):
+    """A GeoJSON segment is straight in lon/lat (RFC 7946); in UTM it curves. A two-vertex line a degree
+    long passes through its lon/lat midpoint in pixels too, not along the chord between its projected ends."""
+    from railcount import io
+    from railcount.scan import _tracks_to_pixels
+
+    raster = io.read_raster(build_raster(tmp_path / "r.tif", center=(15.0, 45.0), shape=(64, 96)))
+    line = {"type": "LineString", "coordinates": [[14.0, 44.4], [16.0, 45.6]]}
+    (px,) = _tracks_to_pixels(raster, line)
+    mid = np.array(raster.lonlat_to_pixel(np.array([15.0]), np.array([45.0]))).ravel()
+    ends = np.column_stack(raster.lonlat_to_pixel(np.array([14.0, 16.0]), np.array([44.4, 45.6])))
+    chord = ends[0] + (ends[1] - ends[0]) * (((mid - ends[0]) @ (ends[1] - ends[0])) / np.sum((ends[1] - ends[0]) ** 2))
+    assert np.hypot(*(chord - mid)) > 50.0  # the chord misses the midpoint by more than 25 m ...
+    assert np.hypot(*(px - mid).T).min() < 1.0  # ... the line passes within a pixel of it
